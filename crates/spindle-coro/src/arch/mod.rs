@@ -1,0 +1,58 @@
+//! The machine context switch, one file per ABI.
+//!
+//! Every backend provides the same five items, with the same meaning:
+//!
+//! - `TOP_RESERVED`: bytes at the top of every stack that the backend owns
+//!   (the link to the resumer, and on Windows the saved TEB fields). The
+//!   generic code places its own data below them.
+//! - `init_stack(bounds, sp, entry) -> sp`: writes the first frame of a fresh
+//!   stack below the 16-byte aligned address `sp`, so that the first `resume`
+//!   calls `entry(arg, base)` on the coroutine's stack.
+//! - `resume(arg, sp, base) -> (arg, sp)`: runs the coroutine whose saved
+//!   stack pointer is `sp` until it suspends (its new stack pointer comes
+//!   back) or finishes (null comes back).
+//! - `suspend(arg, base) -> arg`: from inside the coroutine, returns to the
+//!   resumer; returns the argument of the next `resume`.
+//! - `finish(arg, base) -> !`: from inside the coroutine, returns to the
+//!   resumer for the last time; the stack is dead afterwards.
+//!
+//! `arg` is a pointer-sized message: the generic code passes pointers to
+//! values that live on the sender's stack, which stays still until the
+//! receiver has read them. `base` is the top (highest address) of the
+//! coroutine's stack.
+//!
+//! Each backend also sets up the unwind information of its first frame so
+//! that a backtrace taken inside a coroutine continues into the frames of
+//! whoever resumed it.
+
+/// Where a stack lies in memory, as the backends need it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Bounds {
+    /// Top of the stack (highest address, exclusive), 16-byte aligned.
+    pub(crate) base: *mut u8,
+    /// Lowest usable address.
+    pub(crate) limit: *mut u8,
+    /// Lowest address of the whole reservation, guard pages included
+    /// (Windows keeps it in the TEB as `DeallocationStack`).
+    #[cfg_attr(not(windows), allow(dead_code))]
+    pub(crate) allocation_base: *mut u8,
+}
+
+/// The first Rust function a coroutine runs: `entry(arg, base)` where `arg`
+/// is the first `resume`'s argument and `base` the top of its stack.
+pub(crate) type EntryFn = unsafe extern "C" fn(arg: usize, base: *mut u8) -> !;
+
+cfg_if::cfg_if! {
+    if #[cfg(all(target_arch = "x86_64", windows))] {
+        mod x86_64_windows;
+        pub(crate) use x86_64_windows::*;
+    } else if #[cfg(all(target_arch = "x86_64", unix))] {
+        mod x86_64_sysv;
+        pub(crate) use x86_64_sysv::*;
+    } else if #[cfg(all(target_arch = "aarch64", unix))] {
+        mod aarch64;
+        pub(crate) use aarch64::*;
+    } else {
+        compile_error!("spindle-coro: unsupported target (x86-64 System V, x86-64 Windows and aarch64 Unix are supported)");
+    }
+}

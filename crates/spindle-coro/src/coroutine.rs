@@ -1,0 +1,491 @@
+//! [`Coroutine`]: a function on its own stack that can suspend itself.
+
+use crate::arch::{self, Bounds};
+use crate::overflow::{self, CANARY, Header};
+use crate::sanitizer;
+use crate::stack::{DEFAULT_STACK_SIZE, PooledStack, Stack, StackError, StackPool};
+use core::any::Any;
+use core::cell::Cell;
+use core::fmt;
+use core::marker::PhantomData;
+use core::mem::{ManuallyDrop, MaybeUninit};
+use core::ptr;
+use std::panic::{self, AssertUnwindSafe};
+
+/// What [`Coroutine::resume`] gives back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CoroutineResult<Yield, Return> {
+    /// The coroutine suspended itself with this value.
+    Yield(Yield),
+    /// The coroutine's function returned this value; it is finished.
+    Return(Return),
+}
+
+impl<Y, R> CoroutineResult<Y, R> {
+    /// The yielded value, if the coroutine yielded.
+    pub fn as_yield(self) -> Option<Y> {
+        match self {
+            CoroutineResult::Yield(y) => Some(y),
+            CoroutineResult::Return(_) => None,
+        }
+    }
+
+    /// The returned value, if the coroutine finished.
+    pub fn as_return(self) -> Option<R> {
+        match self {
+            CoroutineResult::Yield(_) => None,
+            CoroutineResult::Return(r) => Some(r),
+        }
+    }
+}
+
+/// A function running on its own stack, which it can leave with
+/// [`Suspender::suspend`] and be [resumed](Coroutine::resume) into later.
+///
+/// `Input` is what each `resume` passes in, `Yield` what each suspension
+/// passes out and `Return` what the function finally returns. The stack
+/// (by default a [`PooledStack`]) is owned by the coroutine.
+///
+/// - A panic in the function reaches the caller of `resume`.
+/// - Dropping a suspended coroutine unwinds its stack, so the destructors
+///   of everything alive on it run.
+/// - A coroutine is not `Send`: its function may hold references to
+///   thread-locals, which must not change under it (see the crate docs).
+///
+/// # Examples
+/// ```
+/// use spindle_coro::{Coroutine, CoroutineResult};
+/// let mut running_sum = Coroutine::new(|suspender, mut input: i32| {
+///     let mut sum = 0;
+///     while input != 0 {
+///         sum += input;
+///         input = suspender.suspend(sum);
+///     }
+///     "done"
+/// });
+/// assert_eq!(running_sum.resume(3), CoroutineResult::Yield(3));
+/// assert_eq!(running_sum.resume(4), CoroutineResult::Yield(7));
+/// assert_eq!(running_sum.resume(0), CoroutineResult::Return("done"));
+/// assert!(running_sum.is_finished());
+/// ```
+pub struct Coroutine<Input, Yield, Return, S: Stack = PooledStack> {
+    /// Dropped by hand: a stack with live frames must be leaked instead.
+    stack: ManuallyDrop<S>,
+    /// Saved stack pointer of the coroutine; null once it has finished.
+    sp: *mut u8,
+    started: bool,
+    /// The canary word of an unguarded stack, null for a guarded one.
+    canary: *const u64,
+    /// Drops the function, still on the stack at the given base, of a
+    /// coroutine never started.
+    drop_unstarted: unsafe fn(*mut u8),
+    sanitizer: sanitizer::Coroutine,
+    _marker: PhantomData<(fn(Input) -> Yield, fn() -> Return, *mut ())>,
+}
+
+/// The handle a coroutine's function uses to suspend itself.
+pub struct Suspender<Input, Yield> {
+    base: *mut u8,
+    /// Lowest address of our stack: `suspend` checks it runs on it.
+    limit: usize,
+    /// The exchange area of the `resume` that is running us.
+    transfer: Cell<*mut TransferHead<Input, Yield>>,
+    sanitizer: sanitizer::Inner,
+    _marker: PhantomData<*mut ()>,
+}
+
+/// Builds a [`Coroutine`] with a name (shown in overflow reports) and a
+/// stack size.
+///
+/// # Examples
+/// ```
+/// use spindle_coro::coroutine::Builder;
+/// let mut co = Builder::new().name("parser").stack_size(64 * 1024)
+///     .spawn(|_, x: u32| x * 2)?;
+/// assert_eq!(co.resume(21).as_return(), Some(42));
+/// # Ok::<(), spindle_coro::StackError>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: Option<usize>,
+}
+
+impl Builder {
+    /// A builder with no name and [`DEFAULT_STACK_SIZE`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Names the coroutine (the first 48 bytes are kept).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets the stack size; it is rounded up to the pool's size class.
+    pub fn stack_size(mut self, size: usize) -> Self {
+        self.stack_size = Some(size);
+        self
+    }
+
+    /// Creates the coroutine on a stack from the [`StackPool`].
+    ///
+    /// # Errors
+    /// [`StackError`] if the stack size is out of range or no memory is
+    /// left.
+    pub fn spawn<I, Y, R, F>(self, f: F) -> Result<Coroutine<I, Y, R>, StackError>
+    where
+        F: FnOnce(&Suspender<I, Y>, I) -> R + 'static,
+    {
+        let stack = StackPool::global().take(self.stack_size.unwrap_or(DEFAULT_STACK_SIZE))?;
+        self.spawn_on(stack, f)
+    }
+
+    /// Creates the coroutine on a stack of the caller's.
+    ///
+    /// # Errors
+    /// [`StackError`] if the function does not fit in a quarter of the
+    /// stack (it is moved onto it).
+    pub fn spawn_on<I, Y, R, S, F>(self, stack: S, f: F) -> Result<Coroutine<I, Y, R, S>, StackError>
+    where
+        S: Stack,
+        F: FnOnce(&Suspender<I, Y>, I) -> R + 'static,
+    {
+        Coroutine::create(stack, self.name.as_deref(), f)
+    }
+}
+
+impl<I, Y, R> Coroutine<I, Y, R> {
+    /// Creates a coroutine that runs `f` on a pooled stack of
+    /// [`DEFAULT_STACK_SIZE`]. Nothing runs until the first `resume`, whose
+    /// input becomes `f`'s second argument.
+    ///
+    /// # Panics
+    /// If no stack can be had; use [`Builder::spawn`] to get the error.
+    #[track_caller]
+    pub fn new<F>(f: F) -> Self
+    where
+        F: FnOnce(&Suspender<I, Y>, I) -> R + 'static,
+    {
+        match Builder::new().spawn(f) {
+            Ok(co) => co,
+            Err(e) => panic!("spindle: cannot create a coroutine: {e}"),
+        }
+    }
+}
+
+impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
+    /// Creates a coroutine that runs `f` on `stack`.
+    ///
+    /// # Errors
+    /// As [`Builder::spawn_on`].
+    pub fn with_stack<F>(stack: S, f: F) -> Result<Self, StackError>
+    where
+        F: FnOnce(&Suspender<I, Y>, I) -> R + 'static,
+    {
+        Self::create(stack, None, f)
+    }
+
+    /// Creates the coroutine without requiring `F: 'static`.
+    ///
+    /// The caller must not let the coroutine outlive what `F` borrows: the
+    /// type does not carry `F`'s lifetime ([`Generator`](crate::Generator)
+    /// carries it for itself).
+    pub(crate) fn create<F>(stack: S, name: Option<&str>, f: F) -> Result<Self, StackError>
+    where
+        F: FnOnce(&Suspender<I, Y>, I) -> R,
+    {
+        let bounds = bounds(&stack);
+        let (top, size) = (bounds.base as usize, stack.size());
+        let f_place = closure_place::<F>(bounds.base);
+        // The first frame goes under the function, 16-byte aligned.
+        let sp_start = (f_place as usize & !15) as *mut u8;
+        if top - (sp_start as usize) > size / 4 {
+            return Err(StackError::closure_too_large(size_of::<F>(), size));
+        }
+        let canary = if stack.is_guarded() {
+            overflow::ensure_handler();
+            ptr::null()
+        } else {
+            let canary = bounds.limit.cast::<u64>();
+            // SAFETY: the limit is 8-aligned and inside the stack (trait
+            // contract), far below what we write at the top.
+            unsafe { canary.write(CANARY) };
+            canary.cast_const()
+        };
+        // SAFETY: `create` checked that header, function and first frame
+        // fit in the top quarter of the stack, which the trait contract
+        // makes ours; `f_place` is aligned for `F`.
+        let sp = unsafe {
+            Header::write(bounds.base, name, size);
+            f_place.write(f);
+            arch::init_stack(&bounds, sp_start, entry::<F, I, Y, R>)
+        };
+        Ok(Coroutine {
+            stack: ManuallyDrop::new(stack),
+            sp,
+            started: false,
+            canary,
+            drop_unstarted: drop_in_place_as::<F>,
+            sanitizer: sanitizer::Coroutine::new(),
+            _marker: PhantomData,
+        })
+    }
+
+    /// Runs the coroutine until it suspends or returns.
+    ///
+    /// The first `resume` starts the function with `input`; later ones make
+    /// the pending [`Suspender::suspend`] return `input`. A panic in the
+    /// function is resumed here, after which the coroutine is finished.
+    ///
+    /// # Panics
+    /// If the coroutine has already finished, or if its function panics.
+    #[track_caller]
+    pub fn resume(&mut self, input: I) -> CoroutineResult<Y, R> {
+        if self.sp.is_null() {
+            panic!("spindle: resumed a coroutine that has finished");
+        }
+        match self.switch(Inbound::Resume(input)) {
+            Outbound::Yield(y) => CoroutineResult::Yield(y),
+            Outbound::Return(r) => CoroutineResult::Return(r),
+            Outbound::Panic(payload) => panic::resume_unwind(payload),
+            Outbound::Unwound => unreachable!("only a drop asks a coroutine to unwind"),
+        }
+    }
+
+    /// Whether the coroutine's function has returned (or panicked).
+    pub fn is_finished(&self) -> bool {
+        self.sp.is_null()
+    }
+
+    /// Whether the coroutine has been resumed at least once.
+    pub fn is_started(&self) -> bool {
+        self.started
+    }
+
+    /// The stack the coroutine runs on.
+    pub fn stack(&self) -> &S {
+        &self.stack
+    }
+
+    /// Hands `message` to the coroutine and runs it until it comes back.
+    #[inline]
+    fn switch(&mut self, message: Inbound<I>) -> Outbound<Y, R> {
+        let mut transfer = Transfer::<I, Y, R> {
+            head: TransferHead {
+                input: ManuallyDrop::new(message),
+                yielded: MaybeUninit::uninit(),
+                sanitizer: sanitizer::Resume::default(),
+            },
+            ended: MaybeUninit::uninit(),
+        };
+        let base = self.stack.base().as_ptr();
+        self.started = true;
+        // SAFETY: `sp` is the live context of this stack (it is null only
+        // once finished, checked by every caller); the coroutine side reads
+        // `transfer` only while this frame waits in `resume`.
+        let sp = unsafe {
+            let token = self.sanitizer.before_resume(&transfer.head.sanitizer, &bounds(&*self.stack));
+            let arg = ptr::from_mut(&mut transfer).expose_provenance();
+            let (_, sp) = arch::resume(arg, self.sp, base);
+            sanitizer::Coroutine::after_resume(token, sp.is_null());
+            sp
+        };
+        self.sp = sp;
+        // SAFETY: a non-null canary pointer points into our stack.
+        if !self.canary.is_null() && unsafe { *self.canary } != CANARY {
+            // SAFETY: our stack carries the header `create` wrote.
+            unsafe { overflow::canary_broken(base) };
+        }
+        // SAFETY: the coroutine wrote `ended` if it finished (sp null),
+        // `yielded` otherwise, and read (took) the input.
+        unsafe {
+            if sp.is_null() {
+                transfer.ended.assume_init_read()
+            } else {
+                Outbound::Yield(transfer.head.yielded.assume_init_read())
+            }
+        }
+    }
+}
+
+impl<I, Y, R, S: Stack> Drop for Coroutine<I, Y, R, S> {
+    fn drop(&mut self) {
+        if self.stop() {
+            // SAFETY: dropped once, here, and never used again.
+            unsafe { ManuallyDrop::drop(&mut self.stack) };
+        }
+    }
+}
+
+impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
+    /// Ends the coroutine for a drop; false if its stack must be leaked.
+    fn stop(&mut self) -> bool {
+        if self.sp.is_null() {
+            return true;
+        }
+        if !self.started {
+            // SAFETY: `create` wrote the function there and nothing took it.
+            unsafe { (self.drop_unstarted)(self.stack.base().as_ptr()) };
+            return true;
+        }
+        match self.switch(Inbound::Unwind) {
+            Outbound::Unwound | Outbound::Return(_) => true,
+            Outbound::Panic(payload) if !std::thread::panicking() => panic::resume_unwind(payload),
+            Outbound::Panic(_) => true,
+            // The function caught the unwind and suspended again: its
+            // frames are live, so the stack must never be reused.
+            Outbound::Yield(_) => false,
+        }
+    }
+}
+
+impl<I, Y> Suspender<I, Y> {
+    /// Suspends the coroutine, handing `value` to the caller of `resume`;
+    /// returns the input of the next `resume`.
+    ///
+    /// If the coroutine is dropped while suspended here, this unwinds (a
+    /// panic that the coroutine's entry catches), so that the destructors
+    /// of everything on the stack run.
+    ///
+    /// # Panics
+    /// If called from another coroutine's stack (a generator inside this
+    /// coroutine, say, that borrowed this suspender).
+    #[track_caller]
+    pub fn suspend(&self, value: Y) -> I {
+        let here = core::hint::black_box(0u8);
+        if !(self.limit..self.base.addr()).contains(&ptr::from_ref(&here).addr()) {
+            panic!("spindle: a Suspender was used outside its own coroutine");
+        }
+        // SAFETY: `transfer` is the exchange area of the resume that runs
+        // us, alive while we run; we write our value, then switch.
+        let next = unsafe {
+            (*self.transfer.get()).yielded.write(value);
+            let token = self.sanitizer.before_suspend(&(*self.transfer.get()).sanitizer, false);
+            let next = ptr::with_exposed_provenance_mut::<TransferHead<I, Y>>(arch::suspend(
+                0, self.base,
+            ));
+            self.sanitizer.after_suspend(token);
+            self.transfer.set(next);
+            ManuallyDrop::take(&mut (*next).input)
+        };
+        match next {
+            Inbound::Resume(input) => input,
+            Inbound::Unwind => panic::resume_unwind(Box::new(ForcedUnwind)),
+        }
+    }
+}
+
+/// What a resume hands in.
+enum Inbound<I> {
+    Resume(I),
+    Unwind,
+}
+
+/// What a coroutine hands out.
+enum Outbound<Y, R> {
+    Yield(Y),
+    Return(R),
+    Panic(Box<dyn Any + Send>),
+    Unwound,
+}
+
+/// The payload that unwinds a coroutine being dropped.
+struct ForcedUnwind;
+
+/// The exchange area, in the frame of the resumer. `repr(C)` keeps `head`
+/// at offset 0 whatever `R` is, so the [`Suspender`] can ignore `R`.
+#[repr(C)]
+struct Transfer<I, Y, R> {
+    head: TransferHead<I, Y>,
+    ended: MaybeUninit<Outbound<Y, R>>,
+}
+
+#[repr(C)]
+struct TransferHead<I, Y> {
+    input: ManuallyDrop<Inbound<I>>,
+    yielded: MaybeUninit<Y>,
+    sanitizer: sanitizer::Resume,
+}
+
+/// The coroutine's first Rust frame.
+///
+/// # Safety
+/// Called only by the arch trampoline, on a stack set up by `create`, with
+/// `arg` pointing at the first resume's `Transfer`.
+unsafe extern "C" fn entry<F, I, Y, R>(arg: usize, base: *mut u8) -> !
+where
+    F: FnOnce(&Suspender<I, Y>, I) -> R,
+{
+    let transfer = ptr::with_exposed_provenance_mut::<Transfer<I, Y, R>>(arg);
+    let suspender = Suspender {
+        base,
+        // SAFETY: `create` wrote the header.
+        limit: base.addr() - unsafe { Header::stack_size_at(base) },
+        transfer: Cell::new(transfer.cast()),
+        sanitizer: sanitizer::Inner::on_entry(),
+        _marker: PhantomData,
+    };
+    // SAFETY: `create` wrote `F` there and the unstarted-drop path is now
+    // unreachable (started is set); the first message is in `transfer`.
+    let (f, first) = unsafe {
+        (ptr::read(closure_place::<F>(base)), ManuallyDrop::take(&mut (*transfer).head.input))
+    };
+    let ended = match first {
+        Inbound::Unwind => Outbound::Unwound,
+        Inbound::Resume(input) => {
+            match panic::catch_unwind(AssertUnwindSafe(|| f(&suspender, input))) {
+                Ok(r) => Outbound::Return(r),
+                Err(payload) if payload.is::<ForcedUnwind>() => Outbound::Unwound,
+                Err(payload) => Outbound::Panic(payload),
+            }
+        }
+    };
+    let transfer = suspender.transfer.get().cast::<Transfer<I, Y, R>>();
+    // SAFETY: the current resumer's exchange area is alive while we run;
+    // after `finish` this stack is never touched again.
+    unsafe {
+        (*transfer).ended.write(ended);
+        suspender.sanitizer.before_suspend(&(*transfer).head.sanitizer, true);
+        arch::finish(0, base)
+    }
+}
+
+/// Where the function `F` lives on a stack whose top is `base`: under the
+/// arch area and the header, aligned for `F`.
+fn closure_place<F>(base: *mut u8) -> *mut F {
+    let below = base as usize - arch::TOP_RESERVED - Header::SIZE - size_of::<F>();
+    (below & !(align_of::<F>() - 1)) as *mut F
+}
+
+/// # Safety
+/// The stack at `base` holds a live `F` that nothing else will drop.
+unsafe fn drop_in_place_as<F>(base: *mut u8) {
+    // SAFETY: forwarded from the caller.
+    unsafe { ptr::drop_in_place(closure_place::<F>(base)) }
+}
+
+fn bounds<S: Stack>(stack: &S) -> Bounds {
+    Bounds {
+        base: stack.base().as_ptr(),
+        limit: stack.limit().as_ptr(),
+        allocation_base: stack.allocation_base().as_ptr(),
+    }
+}
+
+impl<I, Y, R, S: Stack + fmt::Debug> fmt::Debug for Coroutine<I, Y, R, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Coroutine")
+            .field("started", &self.started)
+            .field("finished", &self.is_finished())
+            .field("stack", &self.stack)
+            .finish()
+    }
+}
+
+impl<I, Y> fmt::Debug for Suspender<I, Y> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Suspender").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,113 @@
+//! The guard-page fault handler on Unix: SIGSEGV/SIGBUS on an alternate
+//! signal stack (the faulting stack is full). Faults outside our guard
+//! pages go to the handler that was installed before ours.
+
+use super::{registry, report};
+use core::cell::Cell;
+use core::mem::MaybeUninit;
+use std::sync::OnceLock;
+
+/// The actions that were installed before ours, for SIGSEGV and SIGBUS.
+static PREVIOUS: OnceLock<[libc::sigaction; 2]> = OnceLock::new();
+const SIGNALS: [libc::c_int; 2] = [libc::SIGSEGV, libc::SIGBUS];
+const ALT_STACK_SIZE: usize = 64 * 1024;
+
+thread_local! {
+    static ALT_STACK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Installs the handler (once per process) and makes sure the calling
+/// thread has an alternate signal stack (once per thread).
+pub(crate) fn ensure_handler() {
+    PREVIOUS.get_or_init(install);
+    if !ALT_STACK.replace(true) {
+        ensure_alt_stack();
+    }
+}
+
+fn install() -> [libc::sigaction; 2] {
+    SIGNALS.map(|signal| {
+        let mut new: libc::sigaction = unsafe_zeroed();
+        new.sa_sigaction = on_fault as *const () as usize;
+        new.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+        let mut old = unsafe_zeroed::<libc::sigaction>();
+        // SAFETY: valid pointers to sigaction structs; the handler is an
+        // `extern "C"` function of the right signature.
+        unsafe { libc::sigaction(signal, &new, &mut old) };
+        old
+    })
+}
+
+/// Threads started by Rust's std already have an alternate stack; others
+/// (started from C, say) get one that lives as long as the thread.
+fn ensure_alt_stack() {
+    let mut current = unsafe_zeroed::<libc::stack_t>();
+    // SAFETY: querying only; `current` is a valid out-pointer.
+    unsafe { libc::sigaltstack(core::ptr::null(), &mut current) };
+    if current.ss_flags & libc::SS_DISABLE == 0 {
+        return;
+    }
+    let Ok(memory) = crate::stack::StackPool::global().take(ALT_STACK_SIZE) else {
+        return; // no worse than without the handler: a plain SIGSEGV
+    };
+    use crate::Stack;
+    let stack = libc::stack_t {
+        ss_sp: memory.limit().as_ptr().cast(),
+        ss_flags: 0,
+        ss_size: memory.size(),
+    };
+    // The thread may use the alternate stack until it exits, so the memory
+    // is never given back.
+    core::mem::forget(memory);
+    // SAFETY: `stack` describes memory that stays valid forever.
+    unsafe { libc::sigaltstack(&stack, core::ptr::null_mut()) };
+}
+
+extern "C" fn on_fault(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
+    let addr = unsafe { (*info).si_addr() } as usize;
+    if let Some(base) = registry::find(addr) {
+        // SAFETY: registered stacks carry the header of their coroutine.
+        unsafe { report(base as *mut u8, "guard page hit") };
+    }
+    forward(signal, info, context);
+}
+
+/// Hands a fault that is not ours to the previous handler.
+fn forward(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
+    let index = SIGNALS.iter().position(|&s| s == signal).unwrap_or(0);
+    let Some(previous) = PREVIOUS.get().map(|p| p[index]) else { return };
+    match previous.sa_sigaction {
+        libc::SIG_DFL | libc::SIG_IGN => {
+            // Restore the default and return: the fault happens again and
+            // kills the process as it would have without us.
+            // SAFETY: `previous` is a sigaction the system gave us.
+            unsafe { libc::sigaction(signal, &previous, core::ptr::null_mut()) };
+        }
+        handler if previous.sa_flags & libc::SA_SIGINFO != 0 => {
+            // SAFETY: the previous handler was installed with SA_SIGINFO,
+            // so it has this signature.
+            let handler: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                unsafe { core::mem::transmute(handler) };
+            handler(signal, info, context);
+        }
+        handler => {
+            // SAFETY: without SA_SIGINFO a handler takes the signal number.
+            let handler: extern "C" fn(libc::c_int) = unsafe { core::mem::transmute(handler) };
+            handler(signal);
+        }
+    }
+}
+
+/// Writes to standard error with one system call, no allocation.
+pub(crate) fn write_stderr(bytes: &[u8]) {
+    // SAFETY: a valid buffer; a short or failed write only loses text.
+    unsafe { libc::write(libc::STDERR_FILENO, bytes.as_ptr().cast(), bytes.len()) };
+}
+
+/// A zeroed C struct (all of the ones used here are valid when zeroed).
+fn unsafe_zeroed<T: Copy>() -> T {
+    // SAFETY: only used for libc's plain C structs, for which all-zero is
+    // a valid value.
+    unsafe { MaybeUninit::zeroed().assume_init() }
+}

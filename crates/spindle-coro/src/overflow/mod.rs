@@ -1,0 +1,136 @@
+//! Reporting stack overflows: a guard page hit (caught by a fault handler)
+//! or a broken canary (found on a switch). Both print which coroutine
+//! overflowed and how large its stack was, then abort the process: after
+//! an overflow nothing on that thread can be trusted.
+//!
+//! Every coroutine writes a [`Header`] near the top of its stack with its
+//! name and size, so the reporter needs no allocation and no lock: the
+//! fault handler finds the stack from the faulting address through the
+//! lock-free [`registry`] of guard pages, and reads the header.
+
+mod registry;
+
+pub(crate) use registry::{register_guard, unregister_guard};
+
+cfg_if::cfg_if! {
+    if #[cfg(unix)] {
+        mod handler_unix;
+        pub(crate) use handler_unix::{ensure_handler, write_stderr};
+    } else if #[cfg(windows)] {
+        mod handler_windows;
+        pub(crate) use handler_windows::{ensure_handler, write_stderr};
+    } else {
+        compile_error!("spindle-coro: unsupported target (no overflow handler)");
+    }
+}
+
+use crate::arch::TOP_RESERVED;
+use core::fmt::{self, Write};
+
+/// The word at the limit of an unguarded stack; if it changes, the stack
+/// overflowed.
+pub(crate) const CANARY: u64 = 0x5350_494e_444c_4521; // "SPINDLE!"
+
+const NAME_MAX: usize = 48;
+
+/// What a coroutine keeps at the top of its stack, under the arch area.
+#[repr(C)]
+pub(crate) struct Header {
+    stack_size: usize,
+    name_len: usize,
+    name: [u8; NAME_MAX],
+}
+
+impl Header {
+    /// Bytes the header takes at the top of a stack, alignment included.
+    pub(crate) const SIZE: usize = size_of::<Header>().next_multiple_of(16);
+
+    /// Writes the header of a coroutine named `name` on the stack `[.., base)`.
+    ///
+    /// # Safety
+    /// `base` is the 16-byte aligned top of a writable stack with at least
+    /// `TOP_RESERVED + Header::SIZE` bytes.
+    pub(crate) unsafe fn write(base: *mut u8, name: Option<&str>, stack_size: usize) {
+        let name = name.unwrap_or("").as_bytes();
+        // Truncate on a char boundary so the report stays valid UTF-8.
+        let mut len = name.len().min(NAME_MAX);
+        while len > 0 && len < name.len() && (name[len] & 0xC0) == 0x80 {
+            len -= 1;
+        }
+        let mut header = Header { stack_size, name_len: len, name: [0; NAME_MAX] };
+        header.name[..len].copy_from_slice(&name[..len]);
+        // SAFETY: the caller guarantees the memory; the place is aligned.
+        unsafe { Self::place(base).write(header) };
+    }
+
+    /// # Safety
+    /// As [`write`](Self::write).
+    unsafe fn place(base: *mut u8) -> *mut Header {
+        // SAFETY: the caller guarantees the memory below `base`.
+        unsafe { base.sub(TOP_RESERVED + Self::SIZE).cast() }
+    }
+
+    /// The stack size recorded in the header of the stack at `base`.
+    ///
+    /// # Safety
+    /// A header was written there.
+    pub(crate) unsafe fn stack_size_at(base: *mut u8) -> usize {
+        // SAFETY: forwarded from the caller.
+        unsafe { (*Self::place(base)).stack_size }
+    }
+
+    fn name(&self) -> &str {
+        let len = self.name_len.min(NAME_MAX);
+        core::str::from_utf8(&self.name[..len]).unwrap_or("?")
+    }
+}
+
+/// Reports that the coroutine on the stack at `base` overflowed, and aborts.
+/// Allocates nothing and takes no lock, so a signal handler may call it.
+///
+/// # Safety
+/// `base` is the top of a stack on which a coroutine wrote its [`Header`].
+pub(crate) unsafe fn report(base: *mut u8, how: &str) -> ! {
+    // SAFETY: the caller guarantees the header is there.
+    let header = unsafe { &*Header::place(base) };
+    let mut buf = Buf { bytes: [0; 256], len: 0 };
+    let name = header.name();
+    let _ = if name.is_empty() {
+        write!(buf, "\nspindle: an unnamed coroutine")
+    } else {
+        write!(buf, "\nspindle: coroutine '{name}'")
+    };
+    let _ = writeln!(
+        buf,
+        " overflowed its stack of {} bytes ({how}); aborting",
+        header.stack_size
+    );
+    write_stderr(&buf.bytes[..buf.len]);
+    std::process::abort()
+}
+
+/// Reports a canary found broken on the unguarded stack at `base`.
+///
+/// # Safety
+/// As [`report`].
+#[cold]
+#[inline(never)]
+pub(crate) unsafe fn canary_broken(base: *mut u8) -> ! {
+    // SAFETY: forwarded.
+    unsafe { report(base, "stack canary overwritten, no guard page") }
+}
+
+/// A fixed buffer for messages written where allocation is not allowed.
+struct Buf {
+    bytes: [u8; 256],
+    len: usize,
+}
+
+impl Write for Buf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let n = s.len().min(self.bytes.len() - self.len);
+        self.bytes[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}

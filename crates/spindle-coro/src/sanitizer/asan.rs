@@ -1,0 +1,80 @@
+//! AddressSanitizer: announce each switch with the bounds of the stack we
+//! go to, and confirm it once there, so ASAN tracks the right stack.
+
+use crate::arch::Bounds;
+use core::cell::Cell;
+use core::ffi::c_void;
+use core::ptr;
+
+unsafe extern "C" {
+    fn __sanitizer_start_switch_fiber(fake_stack_save: *mut *mut c_void, bottom: *const c_void, size: usize);
+    fn __sanitizer_finish_switch_fiber(
+        fake_stack_save: *mut c_void,
+        bottom_old: *mut *const c_void,
+        size_old: *mut usize,
+    );
+}
+
+#[derive(Default)]
+pub(crate) struct Coroutine;
+#[derive(Default)]
+pub(crate) struct Resume;
+
+/// The resumer's stack, learned on every switch into the coroutine.
+pub(crate) struct Inner {
+    bottom: Cell<*const c_void>,
+    size: Cell<usize>,
+}
+
+impl Coroutine {
+    pub(crate) fn new() -> Self {
+        Coroutine
+    }
+
+    /// # Safety
+    /// Called right before switching onto the stack of `bounds`.
+    pub(crate) unsafe fn before_resume(&self, _: &Resume, bounds: &Bounds) -> *mut c_void {
+        let mut fake = ptr::null_mut();
+        let size = bounds.base as usize - bounds.limit as usize;
+        // SAFETY: valid out-pointer; the bounds are the target stack's.
+        unsafe { __sanitizer_start_switch_fiber(&mut fake, bounds.limit.cast(), size) };
+        fake
+    }
+
+    /// # Safety
+    /// Called right after coming back, with `before_resume`'s token.
+    pub(crate) unsafe fn after_resume(fake: *mut c_void, _finished: bool) {
+        // SAFETY: `fake` is what our `start` saved.
+        unsafe { __sanitizer_finish_switch_fiber(fake, ptr::null_mut(), ptr::null_mut()) };
+    }
+}
+
+impl Inner {
+    pub(crate) fn on_entry() -> Self {
+        let inner = Inner { bottom: Cell::new(ptr::null()), size: Cell::new(0) };
+        // SAFETY: first code on a fresh coroutine stack; no fake stack yet.
+        unsafe { inner.after_suspend(ptr::null_mut()) };
+        inner
+    }
+
+    /// # Safety
+    /// Called right before switching back to the resumer.
+    pub(crate) unsafe fn before_suspend(&self, _: &Resume, finishing: bool) -> *mut c_void {
+        let mut fake = ptr::null_mut();
+        // A finishing coroutine passes null: ASAN frees its fake stack.
+        let save = if finishing { ptr::null_mut() } else { &raw mut fake };
+        // SAFETY: the bounds are the resumer's, reported by ASAN itself.
+        unsafe { __sanitizer_start_switch_fiber(save, self.bottom.get(), self.size.get()) };
+        fake
+    }
+
+    /// # Safety
+    /// Called right after being resumed, with `before_suspend`'s token.
+    pub(crate) unsafe fn after_suspend(&self, fake: *mut c_void) {
+        let (mut bottom, mut size) = (ptr::null(), 0);
+        // SAFETY: valid out-pointers; `fake` is what our `start` saved.
+        unsafe { __sanitizer_finish_switch_fiber(fake, &mut bottom, &mut size) };
+        self.bottom.set(bottom);
+        self.size.set(size);
+    }
+}

@@ -1,0 +1,268 @@
+//! The stack pool: size classes, a per-thread cache, guard pages while the
+//! mapping budget lasts and canary-checked slabs after that.
+//!
+//! Taking a stack first looks in the calling thread's cache, then takes a
+//! batch from the class's global list, and only then maps memory. Stacks
+//! are never returned to the system: a program that once needed N stacks
+//! of a class is likely to need them again, and keeping them makes taking
+//! one a few loads and stores, with no system call.
+
+use super::{Stack, StackError, map_guarded, os};
+use core::cell::RefCell;
+use core::fmt;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use spindle_core::SpinLock;
+
+/// Log2 of the smallest class (16 KiB, [`MIN_STACK_SIZE`](super::MIN_STACK_SIZE)).
+const MIN_SHIFT: u32 = 14;
+/// Classes from 16 KiB to 64 MiB.
+const CLASSES: usize = 13;
+/// Stacks a thread keeps per class before it hands half to the global list.
+const THREAD_CACHE: usize = 64;
+/// Stacks moved between a thread cache and the global list at once.
+const BATCH: usize = 16;
+/// Mappings left to the rest of the program when guarded stacks stop.
+const MAPPINGS_KEPT_FREE: usize = 8192;
+/// Bytes of address space per slab of unguarded stacks.
+const SLAB_BYTES: usize = 4 << 20;
+
+/// A pooled stack's memory: usable `[base - class size, base)`.
+struct Raw {
+    base: NonNull<u8>,
+    guarded: bool,
+}
+
+// SAFETY: plain memory, owned by whoever holds the `Raw`.
+unsafe impl Send for Raw {}
+
+/// The process-wide pool of coroutine stacks.
+///
+/// Sizes are rounded up to a power of two from 16 KiB to 64 MiB. While the
+/// process's mapping budget allows (on Linux, `vm.max_map_count` less 8192
+/// mappings kept free for the rest of the program, two per stack), each
+/// stack has its own guard page; past it, stacks are carved from 4 MiB
+/// slabs without guard pages, and each coroutine on one checks a canary at
+/// the stack's limit on every switch.
+///
+/// # Examples
+/// ```
+/// use spindle_coro::{Stack, StackPool};
+/// let stack = StackPool::global().take(100 * 1024)?;
+/// assert_eq!(stack.size(), 128 * 1024);
+/// drop(stack); // back to this thread's cache
+/// let again = StackPool::global().take(128 * 1024)?; // no system call
+/// # Ok::<(), spindle_coro::StackError>(())
+/// ```
+pub struct StackPool {
+    classes: [SpinLock<Vec<Raw>>; CLASSES],
+    guarded: AtomicUsize,
+    unguarded: AtomicUsize,
+}
+
+/// Counters of a [`StackPool`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolStats {
+    /// Stacks ever mapped with their own guard page.
+    pub guarded: usize,
+    /// Stacks ever carved from slabs, without guard pages.
+    pub unguarded: usize,
+}
+
+static GLOBAL: StackPool = StackPool {
+    classes: [const { SpinLock::new(Vec::new()) }; CLASSES],
+    guarded: AtomicUsize::new(0),
+    unguarded: AtomicUsize::new(0),
+};
+
+thread_local! {
+    static CACHE: RefCell<ThreadCache> = const { RefCell::new(ThreadCache([const { Vec::new() }; CLASSES])) };
+}
+
+struct ThreadCache([Vec<Raw>; CLASSES]);
+
+impl Drop for ThreadCache {
+    fn drop(&mut self) {
+        for (class, list) in self.0.iter_mut().enumerate() {
+            GLOBAL.classes[class].lock().append(list);
+        }
+    }
+}
+
+impl StackPool {
+    /// The process-wide pool.
+    pub fn global() -> &'static StackPool {
+        &GLOBAL
+    }
+
+    /// Takes a stack of at least `size` bytes.
+    ///
+    /// # Errors
+    /// [`StackError`] if `size` is outside 16 KiB to 64 MiB or the system
+    /// refuses the memory.
+    pub fn take(&'static self, size: usize) -> Result<PooledStack, StackError> {
+        let class = class_of(size)?;
+        let raw = match CACHE.try_with(|c| self.take_cached(&mut c.borrow_mut().0[class], class)) {
+            Ok(Some(raw)) => raw,
+            Ok(None) => self.take_fresh(class, |spare| {
+                CACHE.with(|c| c.borrow_mut().0[class].extend(spare))
+            })?,
+            // This thread is exiting: go straight to the global list.
+            Err(_) => match self.classes[class].lock().pop() {
+                Some(raw) => raw,
+                None => self.take_fresh(class, |spare| self.classes[class].lock().extend(spare))?,
+            },
+        };
+        Ok(PooledStack { base: raw.base, class: class as u8, guarded: raw.guarded })
+    }
+
+    /// Counters since the process started.
+    pub fn stats(&self) -> PoolStats {
+        PoolStats { guarded: self.guarded.load(Relaxed), unguarded: self.unguarded.load(Relaxed) }
+    }
+
+    fn take_cached(&self, cache: &mut Vec<Raw>, class: usize) -> Option<Raw> {
+        if cache.is_empty() {
+            let mut global = self.classes[class].lock();
+            let from = global.len().saturating_sub(BATCH);
+            cache.extend(global.drain(from..));
+        }
+        cache.pop()
+    }
+
+    /// Maps a new stack; slab siblings of it go to `spare`.
+    fn take_fresh(
+        &self,
+        class: usize,
+        spare: impl FnOnce(Vec<Raw>),
+    ) -> Result<Raw, StackError> {
+        let size = class_size(class);
+        let limit = os::mapping_limit().saturating_sub(MAPPINGS_KEPT_FREE) / 2;
+        if self.guarded.load(Relaxed) < limit {
+            let (mapping, len) = map_guarded(size)?;
+            self.guarded.fetch_add(1, Relaxed);
+            // SAFETY: the end of the mapping we just made.
+            return Ok(Raw { base: unsafe { mapping.add(len) }, guarded: true });
+        }
+        let count = (SLAB_BYTES / size).max(1);
+        let slab = os::map(count * size)?;
+        self.unguarded.fetch_add(count, Relaxed);
+        let mut stacks: Vec<Raw> = (1..=count)
+            // SAFETY: `i * size` is at most the length of the slab.
+            .map(|i| Raw { base: unsafe { slab.add(i * size) }, guarded: false })
+            .collect();
+        // Hand out the top stack first: its neighbour below is another
+        // stack of the slab, so a small overflow lands in pool memory.
+        let first = stacks.pop().expect("a slab holds at least one stack");
+        spare(stacks);
+        Ok(first)
+    }
+
+    fn give_back(&self, raw: Raw, class: usize) {
+        let mut raw = Some(raw);
+        let _ = CACHE.try_with(|c| {
+            let cache = &mut c.borrow_mut().0[class];
+            cache.push(raw.take().expect("stack given back once"));
+            if cache.len() > THREAD_CACHE {
+                let from = cache.len() - THREAD_CACHE / 2;
+                self.classes[class].lock().extend(cache.drain(from..));
+            }
+        });
+        if let Some(raw) = raw {
+            self.classes[class].lock().push(raw);
+        }
+    }
+}
+
+impl fmt::Debug for StackPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StackPool").field("stats", &self.stats()).finish()
+    }
+}
+
+fn class_of(size: usize) -> Result<usize, StackError> {
+    if size < super::MIN_STACK_SIZE {
+        return Err(StackError::too_small(size));
+    }
+    if size > class_size(CLASSES - 1) {
+        return Err(StackError::too_large(size));
+    }
+    Ok((size.next_power_of_two().trailing_zeros() - MIN_SHIFT) as usize)
+}
+
+fn class_size(class: usize) -> usize {
+    1 << (MIN_SHIFT as usize + class)
+}
+
+/// A stack borrowed from the [`StackPool`]; it goes back when dropped.
+pub struct PooledStack {
+    base: NonNull<u8>,
+    class: u8,
+    guarded: bool,
+}
+
+// SAFETY: the pool handed us `[base - class size, base)` alone; a guarded
+// stack's mapping has its guard page right below that.
+unsafe impl Stack for PooledStack {
+    fn base(&self) -> NonNull<u8> {
+        self.base
+    }
+    fn limit(&self) -> NonNull<u8> {
+        // SAFETY: inside the stack's memory.
+        unsafe { self.base.sub(class_size(self.class.into())) }
+    }
+    fn allocation_base(&self) -> NonNull<u8> {
+        let guard = if self.guarded { os::page_size() } else { 0 };
+        // SAFETY: the start of the stack's reservation.
+        unsafe { self.limit().sub(guard) }
+    }
+    fn is_guarded(&self) -> bool {
+        self.guarded
+    }
+}
+
+impl Drop for PooledStack {
+    fn drop(&mut self) {
+        GLOBAL.give_back(Raw { base: self.base, guarded: self.guarded }, self.class.into());
+    }
+}
+
+impl fmt::Debug for PooledStack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PooledStack")
+            .field("base", &self.base)
+            .field("size", &self.size())
+            .field("guarded", &self.guarded)
+            .finish()
+    }
+}
+
+// SAFETY: plain memory that this handle owns alone.
+unsafe impl Send for PooledStack {}
+// SAFETY: shared references only read addresses.
+unsafe impl Sync for PooledStack {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_round_up_to_classes() {
+        assert_eq!(class_of(16 * 1024).unwrap(), 0);
+        assert_eq!(class_of(16 * 1024 + 1).unwrap(), 1);
+        assert_eq!(class_of(64 << 20).unwrap(), CLASSES - 1);
+        assert!(class_of(1024).is_err());
+        assert!(class_of((64 << 20) + 1).is_err());
+        assert!(class_of(usize::MAX).is_err());
+    }
+
+    #[test]
+    fn a_returned_stack_is_taken_again_from_the_thread_cache() {
+        let first = StackPool::global().take(32 * 1024).unwrap();
+        let base = first.base();
+        drop(first);
+        let again = StackPool::global().take(32 * 1024).unwrap();
+        assert_eq!(again.base(), base);
+    }
+}
