@@ -99,9 +99,11 @@ pub struct Suspender<Input, Yield> {
 ///
 /// # Examples
 /// ```
-/// use spindle_coro::coroutine::Builder;
-/// let mut co = Builder::new().name("parser").stack_size(64 * 1024)
-///     .spawn(|_, x: u32| x * 2)?;
+/// use spindle_coro::{Coroutine, coroutine::Builder};
+/// let mut co: Coroutine<u32, (), u32> = Builder::new()
+///     .name("parser")
+///     .stack_size(64 * 1024)
+///     .spawn(|_, x| x * 2)?;
 /// assert_eq!(co.resume(21).as_return(), Some(42));
 /// # Ok::<(), spindle_coro::StackError>(())
 /// ```

@@ -10,16 +10,16 @@ use spindle_core::intrusive::{Adapter, Link};
 
 /// A node with two links, so it can be in two containers at once.
 #[derive(Debug)]
-pub struct Node {
-    pub value: u32,
+pub(crate) struct Node {
+    pub(crate) value: u32,
     /// Mutable while linked, as rule 3 asks: through a cell.
-    pub visits: Cell<u32>,
-    pub a: Link<Node>,
-    pub b: Link<Node>,
+    pub(crate) visits: Cell<u32>,
+    pub(crate) a: Link<Node>,
+    pub(crate) b: Link<Node>,
 }
 
 impl Node {
-    pub fn new(value: u32) -> Self {
+    pub(crate) fn new(value: u32) -> Self {
         Self {
             value,
             visits: Cell::new(0),
@@ -28,13 +28,13 @@ impl Node {
         }
     }
 
-    pub fn ptr(&self) -> NonNull<Node> {
+    pub(crate) fn ptr(&self) -> NonNull<Node> {
         NonNull::from(self)
     }
 }
 
 /// Selects `Node::a`.
-pub struct ByA;
+pub(crate) struct ByA;
 
 // SAFETY: `link` projects `node` to its own `a` field and does nothing else.
 unsafe impl Adapter for ByA {
@@ -48,7 +48,7 @@ unsafe impl Adapter for ByA {
 }
 
 /// Selects `Node::b`.
-pub struct ByB;
+pub(crate) struct ByB;
 
 // SAFETY: `link` projects `node` to its own `b` field and does nothing else.
 unsafe impl Adapter for ByB {
@@ -67,7 +67,7 @@ unsafe impl Adapter for ByB {
 ///
 /// - Every pointer yielded points to a live `Node` that nothing mutably
 ///   borrows.
-pub unsafe fn values(nodes: impl IntoIterator<Item = NonNull<Node>>) -> Vec<u32> {
+pub(crate) unsafe fn values(nodes: impl IntoIterator<Item = NonNull<Node>>) -> Vec<u32> {
     nodes
         .into_iter()
         // SAFETY: live and not mutably borrowed, by this function's contract.
@@ -80,26 +80,26 @@ pub unsafe fn values(nodes: impl IntoIterator<Item = NonNull<Node>>) -> Vec<u32>
 /// # Safety
 ///
 /// - `node` points to a live `Node` that nothing mutably borrows.
-pub unsafe fn value(node: NonNull<Node>) -> u32 {
+pub(crate) unsafe fn value(node: NonNull<Node>) -> u32 {
     // SAFETY: live and not mutably borrowed, by this function's contract.
     unsafe { node.as_ref() }.value
 }
 
 /// `count` nodes valued `0..count`.
-pub fn nodes(count: u32) -> Vec<Node> {
+pub(crate) fn nodes(count: u32) -> Vec<Node> {
     (0..count).map(Node::new).collect()
 }
 
 /// A small deterministic generator (xorshift64*) for model tests.
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         println!("seed = {seed:#x}");
         Self(seed | 1)
     }
 
-    pub fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -108,4 +108,4 @@ impl Rng {
 }
 
 /// Model-test length: shorter under Miri, which is slow.
-pub const STEPS: usize = if cfg!(miri) { 300 } else { 5_000 };
+pub(crate) const STEPS: usize = if cfg!(miri) { 300 } else { 5_000 };

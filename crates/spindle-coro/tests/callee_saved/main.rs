@@ -1,0 +1,57 @@
+//! Every callee-saved register class survives a switch in both directions.
+//!
+//! The resumer fills each callee-saved register with a pattern and resumes
+//! from inside that asm block; the coroutine fills them with another
+//! pattern and suspends from inside its own. Each side then reads its
+//! registers back. Without correct saving in the switch, one side would
+//! see the other's pattern.
+
+use spindle_coro::{Coroutine, Suspender};
+use std::ffi::c_void;
+
+cfg_if::cfg_if! {
+    if #[cfg(all(target_arch = "x86_64", windows))] {
+        mod x86_64_windows;
+        use x86_64_windows::{call_with_pattern, Registers};
+    } else if #[cfg(all(target_arch = "x86_64", unix))] {
+        mod x86_64_sysv;
+        use x86_64_sysv::{call_with_pattern, Registers};
+    } else if #[cfg(all(target_arch = "aarch64", unix))] {
+        mod aarch64;
+        use aarch64::{call_with_pattern, Registers};
+    } else {
+        compile_error!("no register test for this target");
+    }
+}
+
+type Co = Coroutine<(), (), Registers>;
+
+extern "C" fn resume_it(co: *mut c_void) {
+    // SAFETY: the test passes a live `Co`.
+    let co = unsafe { &mut *co.cast::<Co>() };
+    co.resume(());
+}
+
+extern "C" fn suspend_it(suspender: *mut c_void) {
+    // SAFETY: the coroutine passes its live suspender.
+    let suspender = unsafe { &*suspender.cast::<Suspender<(), ()>>() };
+    suspender.suspend(());
+}
+
+const RESUMER: u64 = 0x1000;
+const COROUTINE: u64 = 0x7000;
+
+#[test]
+fn callee_saved_registers_survive_a_switch() {
+    let mut co: Co = Coroutine::new(|s: &Suspender<(), ()>, ()| {
+        let arg = std::ptr::from_ref(s).cast_mut().cast();
+        // SAFETY: `suspend_it` takes the suspender we pass.
+        unsafe { call_with_pattern(COROUTINE, suspend_it, arg) }
+    });
+    let arg = std::ptr::from_mut(&mut co).cast();
+    // SAFETY: `resume_it` takes the coroutine we pass.
+    let resumer_saw = unsafe { call_with_pattern(RESUMER, resume_it, arg) };
+    assert_eq!(resumer_saw, Registers::pattern(RESUMER), "resumer's registers");
+    let coroutine_saw = co.resume(()).as_return().unwrap();
+    assert_eq!(coroutine_saw, Registers::pattern(COROUTINE), "coroutine's registers");
+}
