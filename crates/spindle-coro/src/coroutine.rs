@@ -74,8 +74,6 @@ pub struct Coroutine<Input, Yield, Return, S: Stack = PooledStack> {
     /// Saved stack pointer of the coroutine; null once it has finished.
     sp: *mut u8,
     started: bool,
-    /// The canary word of an unguarded stack, null for a guarded one.
-    canary: *const u64,
     /// Drops the function, still on the stack at the given base, of a
     /// coroutine never started.
     drop_unstarted: unsafe fn(*mut u8),
@@ -88,6 +86,9 @@ pub struct Suspender<Input, Yield> {
     base: *mut u8,
     /// Lowest address of our stack: `suspend` checks it runs on it.
     limit: usize,
+    /// The canary of an unguarded stack (null if guarded), checked on
+    /// every switch out of the coroutine.
+    canary: *const u64,
     /// The exchange area of the `resume` that is running us.
     transfer: Cell<*mut TransferHead<Input, Yield>>,
     sanitizer: sanitizer::Inner,
@@ -220,7 +221,7 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
         // fit in the top quarter of the stack, which the trait contract
         // makes ours; `f_place` is aligned for `F`.
         let sp = unsafe {
-            Header::write(bounds.base, name, size);
+            Header::write(bounds.base, name, size, canary);
             f_place.write(f);
             arch::init_stack(&bounds, sp_start, entry::<F, I, Y, R>)
         };
@@ -228,7 +229,6 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
             stack: ManuallyDrop::new(stack),
             sp,
             started: false,
-            canary,
             drop_unstarted: drop_in_place_as::<F>,
             sanitizer: sanitizer::Coroutine::new(),
             _marker: PhantomData,
@@ -295,11 +295,6 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
             sp
         };
         self.sp = sp;
-        // SAFETY: a non-null canary pointer points into our stack.
-        if !self.canary.is_null() && unsafe { *self.canary } != CANARY {
-            // SAFETY: our stack carries the header `create` wrote.
-            unsafe { overflow::canary_broken(base) };
-        }
         // SAFETY: the coroutine wrote `ended` if it finished (sp null),
         // `yielded` otherwise, and read (took) the input.
         unsafe {
@@ -356,6 +351,8 @@ impl<I, Y> Suspender<I, Y> {
     /// coroutine, say, that borrowed this suspender).
     #[track_caller]
     pub fn suspend(&self, value: Y) -> I {
+        // SAFETY: the canary, if any, belongs to our stack at `base`.
+        unsafe { overflow::check_canary(self.canary, self.base) };
         let here = core::hint::black_box(0u8);
         if !(self.limit..self.base.addr()).contains(&ptr::from_ref(&here).addr()) {
             panic!("spindle: a Suspender was used outside its own coroutine");
@@ -421,10 +418,12 @@ where
     F: FnOnce(&Suspender<I, Y>, I) -> R,
 {
     let transfer = ptr::with_exposed_provenance_mut::<Transfer<I, Y, R>>(arg);
+    // SAFETY: `create` wrote the header.
+    let (stack_size, canary) = unsafe { Header::read(base) };
     let suspender = Suspender {
         base,
-        // SAFETY: `create` wrote the header.
-        limit: base.addr() - unsafe { Header::stack_size_at(base) },
+        limit: base.addr() - stack_size,
+        canary,
         transfer: Cell::new(transfer.cast()),
         sanitizer: sanitizer::Inner::on_entry(),
         _marker: PhantomData,
@@ -448,6 +447,7 @@ where
     // SAFETY: the current resumer's exchange area is alive while we run;
     // after `finish` this stack is never touched again.
     unsafe {
+        overflow::check_canary(suspender.canary, base);
         (*transfer).ended.write(ended);
         suspender.sanitizer.before_suspend(&(*transfer).head.sanitizer, true);
         arch::finish(0, base)

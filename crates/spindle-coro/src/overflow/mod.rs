@@ -37,6 +37,8 @@ const NAME_MAX: usize = 48;
 #[repr(C)]
 pub(crate) struct Header {
     stack_size: usize,
+    /// The canary of an unguarded stack, null for a guarded one.
+    canary: *const u64,
     name_len: usize,
     name: [u8; NAME_MAX],
 }
@@ -50,14 +52,14 @@ impl Header {
     /// # Safety
     /// `base` is the 16-byte aligned top of a writable stack with at least
     /// `TOP_RESERVED + Header::SIZE` bytes.
-    pub(crate) unsafe fn write(base: *mut u8, name: Option<&str>, stack_size: usize) {
+    pub(crate) unsafe fn write(base: *mut u8, name: Option<&str>, stack_size: usize, canary: *const u64) {
         let name = name.unwrap_or("").as_bytes();
         // Truncate on a char boundary so the report stays valid UTF-8.
         let mut len = name.len().min(NAME_MAX);
         while len > 0 && len < name.len() && (name[len] & 0xC0) == 0x80 {
             len -= 1;
         }
-        let mut header = Header { stack_size, name_len: len, name: [0; NAME_MAX] };
+        let mut header = Header { stack_size, canary, name_len: len, name: [0; NAME_MAX] };
         header.name[..len].copy_from_slice(&name[..len]);
         // SAFETY: the caller guarantees the memory; the place is aligned.
         unsafe { Self::place(base).write(header) };
@@ -70,13 +72,14 @@ impl Header {
         unsafe { base.sub(TOP_RESERVED + Self::SIZE).cast() }
     }
 
-    /// The stack size recorded in the header of the stack at `base`.
+    /// The stack size and canary recorded in the header at `base`.
     ///
     /// # Safety
     /// A header was written there.
-    pub(crate) unsafe fn stack_size_at(base: *mut u8) -> usize {
+    pub(crate) unsafe fn read(base: *mut u8) -> (usize, *const u64) {
         // SAFETY: forwarded from the caller.
-        unsafe { (*Self::place(base)).stack_size }
+        let header = unsafe { &*Self::place(base) };
+        (header.stack_size, header.canary)
     }
 
     fn name(&self) -> &str {
@@ -109,14 +112,25 @@ pub(crate) unsafe fn report(base: *mut u8, how: &str) -> ! {
     std::process::abort()
 }
 
-/// Reports a canary found broken on the unguarded stack at `base`.
+/// Aborts with a report if the canary of the stack at `base` is broken.
+/// Null `canary` means a guarded stack: nothing to check.
 ///
 /// # Safety
-/// As [`report`].
+/// `canary` is null or the canary of the stack at `base`, which carries a
+/// [`Header`].
+#[inline(always)]
+pub(crate) unsafe fn check_canary(canary: *const u64, base: *mut u8) {
+    // SAFETY: the caller guarantees a non-null canary is readable.
+    if !canary.is_null() && unsafe { canary.read_volatile() } != CANARY {
+        // SAFETY: forwarded.
+        unsafe { canary_broken(base) }
+    }
+}
+
 #[cold]
 #[inline(never)]
-pub(crate) unsafe fn canary_broken(base: *mut u8) -> ! {
-    // SAFETY: forwarded.
+unsafe fn canary_broken(base: *mut u8) -> ! {
+    // SAFETY: forwarded from `check_canary`'s caller.
     unsafe { report(base, "stack canary overwritten, no guard page") }
 }
 

@@ -1,0 +1,106 @@
+//! A stack overflow is reported by name and size, then the process aborts.
+//!
+//! Each test runs itself again as a child process (with an environment
+//! variable set) in which the overflow happens, and checks how it died.
+#![cfg(unix)]
+
+use spindle_coro::coroutine::Builder;
+use spindle_coro::{Coroutine, Stack, StackPool, Suspender};
+use std::hint::black_box;
+use std::os::unix::process::ExitStatusExt;
+use std::process::Command;
+
+const CHILD: &str = "SPINDLE_OVERFLOW_CHILD";
+
+/// Runs the test `name` in a child with `CHILD` set; returns its stderr
+/// after checking it died of SIGABRT.
+fn run_child(name: &str) -> String {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(
+        output.status.signal(),
+        Some(libc::SIGABRT),
+        "the child did not die by abort: {:?}\n{stderr}",
+        output.status
+    );
+    stderr
+}
+
+fn in_child() -> bool {
+    std::env::var_os(CHILD).is_some()
+}
+
+/// Uses about `frames` KiB of stack, then suspends at the bottom.
+fn deep(frames: usize, s: &Suspender<(), ()>) -> u8 {
+    let mut pad = [frames as u8; 1024];
+    black_box(&mut pad);
+    if frames > 0 {
+        pad[7] = deep(frames - 1, s);
+    } else {
+        s.suspend(());
+    }
+    pad[frames % 1024]
+}
+
+#[test]
+fn guard_page_overflow_names_the_coroutine() {
+    if in_child() {
+        let mut co = Builder::new()
+            .name("runaway-recursion")
+            .stack_size(64 * 1024)
+            .spawn(|s: &Suspender<(), ()>, ()| {
+                deep(usize::MAX / 2, s);
+            })
+            .unwrap();
+        assert!(co.stack().is_guarded());
+        co.resume(());
+        unreachable!("the overflow aborts the process");
+    }
+    let stderr = run_child("guard_page_overflow_names_the_coroutine");
+    assert!(stderr.contains("coroutine 'runaway-recursion' overflowed its stack of 65536 bytes"), "{stderr}");
+    assert!(stderr.contains("guard page"), "{stderr}");
+}
+
+#[test]
+fn broken_canary_on_an_unguarded_stack_is_reported() {
+    if in_child() {
+        // Use up the guard-page budget so the pool carves stacks from slabs.
+        let mut guarded = Vec::new();
+        while StackPool::global().stats().unguarded == 0 {
+            guarded.push(StackPool::global().take(16 * 1024).unwrap());
+        }
+        let mut co: Coroutine<(), (), u8> = Builder::new()
+            .name("slab-overflow")
+            .stack_size(16 * 1024)
+            .spawn(|s, ()| deep(20, s))
+            .unwrap();
+        assert!(!co.stack().is_guarded());
+        co.resume(()); // runs 4 KiB past the limit, then suspends: checked
+        unreachable!("the broken canary aborts the process");
+    }
+    let stderr = run_child("broken_canary_on_an_unguarded_stack_is_reported");
+    assert!(stderr.contains("coroutine 'slab-overflow' overflowed its stack of 16384 bytes"), "{stderr}");
+    assert!(stderr.contains("canary"), "{stderr}");
+}
+
+#[test]
+fn an_ordinary_segfault_is_not_blamed_on_a_coroutine() {
+    if in_child() {
+        let _co = Coroutine::<(), (), ()>::new(|_, ()| ()); // installs the handler
+        // SAFETY: none; this child exists to crash. Address 8 is never mapped.
+        unsafe { std::ptr::with_exposed_provenance_mut::<u64>(8).write_volatile(1) };
+        unreachable!();
+    }
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["an_ordinary_segfault_is_not_blamed_on_a_coroutine", "--exact", "--nocapture"])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.signal(), Some(libc::SIGSEGV), "{stderr}");
+    assert!(!stderr.contains("overflowed"), "{stderr}");
+}
