@@ -73,7 +73,6 @@ pub struct Coroutine<Input, Yield, Return, S: Stack = PooledStack> {
     stack: ManuallyDrop<S>,
     /// Saved stack pointer of the coroutine; null once it has finished.
     sp: *mut u8,
-    started: bool,
     /// Drops the function, still on the stack at the given base, of a
     /// coroutine never started.
     drop_unstarted: unsafe fn(*mut u8),
@@ -84,8 +83,6 @@ pub struct Coroutine<Input, Yield, Return, S: Stack = PooledStack> {
 /// The handle a coroutine's function uses to suspend itself.
 pub struct Suspender<Input, Yield> {
     base: *mut u8,
-    /// Lowest address of our stack: `suspend` checks it runs on it.
-    limit: usize,
     /// The canary of an unguarded stack (null if guarded), checked on
     /// every switch out of the coroutine.
     canary: *const u64,
@@ -166,12 +163,16 @@ impl<I, Y, R> Coroutine<I, Y, R> {
     ///
     /// # Panics
     /// If no stack can be had; use [`Builder::spawn`] to get the error.
+    #[inline]
     #[track_caller]
     pub fn new<F>(f: F) -> Self
     where
         F: FnOnce(&Suspender<I, Y>, I) -> R + 'static,
     {
-        match Builder::new().spawn(f) {
+        let created = StackPool::global()
+            .take(DEFAULT_STACK_SIZE)
+            .and_then(|stack| Coroutine::create(stack, None, f));
+        match created {
             Ok(co) => co,
             Err(e) => panic!("spindle: cannot create a coroutine: {e}"),
         }
@@ -195,6 +196,7 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
     /// The caller must not let the coroutine outlive what `F` borrows: the
     /// type does not carry `F`'s lifetime ([`Generator`](crate::Generator)
     /// carries it for itself).
+    #[inline]
     pub(crate) fn create<F>(stack: S, name: Option<&str>, f: F) -> Result<Self, StackError>
     where
         F: FnOnce(&Suspender<I, Y>, I) -> R,
@@ -228,7 +230,6 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
         Ok(Coroutine {
             stack: ManuallyDrop::new(stack),
             sp,
-            started: false,
             drop_unstarted: drop_in_place_as::<F>,
             sanitizer: sanitizer::Coroutine::new(),
             _marker: PhantomData,
@@ -243,6 +244,7 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
     ///
     /// # Panics
     /// If the coroutine has already finished, or if its function panics.
+    #[inline]
     #[track_caller]
     pub fn resume(&mut self, input: I) -> CoroutineResult<Y, R> {
         if self.sp.is_null() {
@@ -263,7 +265,9 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
 
     /// Whether the coroutine has been resumed at least once.
     pub fn is_started(&self) -> bool {
-        self.started
+        // SAFETY: `create` wrote the header, which lives as long as the
+        // stack.
+        self.sp.is_null() || unsafe { Header::is_started(self.stack.base().as_ptr()) }
     }
 
     /// The stack the coroutine runs on.
@@ -272,24 +276,27 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
     }
 
     /// Hands `message` to the coroutine and runs it until it comes back.
-    #[inline]
+    #[inline(always)]
     fn switch(&mut self, message: Inbound<I>) -> Outbound<Y, R> {
+        let (input, unwind) = match message {
+            Inbound::Resume(input) => (MaybeUninit::new(input), 0),
+            Inbound::Unwind => (MaybeUninit::uninit(), UNWIND),
+        };
         let mut transfer = Transfer::<I, Y, R> {
             head: TransferHead {
-                input: ManuallyDrop::new(message),
+                input,
                 yielded: MaybeUninit::uninit(),
                 sanitizer: sanitizer::Resume::default(),
             },
             ended: MaybeUninit::uninit(),
         };
         let base = self.stack.base().as_ptr();
-        self.started = true;
         // SAFETY: `sp` is the live context of this stack (it is null only
         // once finished, checked by every caller); the coroutine side reads
         // `transfer` only while this frame waits in `resume`.
         let sp = unsafe {
-            let token = self.sanitizer.before_resume(&transfer.head.sanitizer, &bounds(&*self.stack));
-            let arg = ptr::from_mut(&mut transfer).expose_provenance();
+            let token = self.sanitizer.before_resume(&transfer.head.sanitizer, &*self.stack);
+            let arg = ptr::from_mut(&mut transfer).expose_provenance() | unwind;
             let (_, sp) = arch::resume(arg, self.sp, base);
             sanitizer::Coroutine::after_resume(token, sp.is_null());
             sp
@@ -299,15 +306,15 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
         // `yielded` otherwise, and read (took) the input.
         unsafe {
             if sp.is_null() {
-                transfer.ended.assume_init_read()
-            } else {
-                Outbound::Yield(transfer.head.yielded.assume_init_read())
+                return ended(&transfer);
             }
+            Outbound::Yield(transfer.head.yielded.assume_init_read())
         }
     }
 }
 
 impl<I, Y, R, S: Stack> Drop for Coroutine<I, Y, R, S> {
+    #[inline]
     fn drop(&mut self) {
         if self.stop() {
             // SAFETY: dropped once, here, and never used again.
@@ -318,11 +325,17 @@ impl<I, Y, R, S: Stack> Drop for Coroutine<I, Y, R, S> {
 
 impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
     /// Ends the coroutine for a drop; false if its stack must be leaked.
+    #[inline]
     fn stop(&mut self) -> bool {
         if self.sp.is_null() {
             return true;
         }
-        if !self.started {
+        self.stop_unfinished()
+    }
+
+    #[cold]
+    fn stop_unfinished(&mut self) -> bool {
+        if !self.is_started() {
             // SAFETY: `create` wrote the function there and nothing took it.
             unsafe { (self.drop_unstarted)(self.stack.base().as_ptr()) };
             return true;
@@ -345,35 +358,45 @@ impl<I, Y> Suspender<I, Y> {
     /// If the coroutine is dropped while suspended here, this unwinds (a
     /// panic that the coroutine's entry catches), so that the destructors
     /// of everything on the stack run.
-    ///
-    /// # Panics
-    /// If called from another coroutine's stack (a generator inside this
-    /// coroutine, say, that borrowed this suspender).
-    #[track_caller]
+    #[inline]
     pub fn suspend(&self, value: Y) -> I {
         // SAFETY: the canary, if any, belongs to our stack at `base`.
         unsafe { overflow::check_canary(self.canary, self.base) };
-        let here = core::hint::black_box(0u8);
-        if !(self.limit..self.base.addr()).contains(&ptr::from_ref(&here).addr()) {
-            panic!("spindle: a Suspender was used outside its own coroutine");
-        }
         // SAFETY: `transfer` is the exchange area of the resume that runs
         // us, alive while we run; we write our value, then switch.
         let next = unsafe {
             (*self.transfer.get()).yielded.write(value);
             let token = self.sanitizer.before_suspend(&(*self.transfer.get()).sanitizer, false);
-            let next = ptr::with_exposed_provenance_mut::<TransferHead<I, Y>>(arch::suspend(
-                0, self.base,
-            ));
+            let arg = arch::suspend(0, self.base);
             self.sanitizer.after_suspend(token);
-            self.transfer.set(next);
-            ManuallyDrop::take(&mut (*next).input)
+            let (transfer, next) = receive(arg);
+            self.transfer.set(transfer);
+            next
         };
         match next {
             Inbound::Resume(input) => input,
             Inbound::Unwind => panic::resume_unwind(Box::new(ForcedUnwind)),
         }
     }
+}
+
+/// Bit 0 of a resume's argument: unwind rather than resume.
+const UNWIND: usize = 1;
+
+/// Reads what a resume handed in: its exchange area and the message.
+///
+/// # Safety
+/// `arg` is what a live `switch` passed, and this is the first read of it.
+#[inline(always)]
+unsafe fn receive<I, Y>(arg: usize) -> (*mut TransferHead<I, Y>, Inbound<I>) {
+    let transfer = ptr::with_exposed_provenance_mut::<TransferHead<I, Y>>(arg & !UNWIND);
+    let message = match arg & UNWIND {
+        // SAFETY: without the unwind bit, the resumer wrote `input`, which
+        // the caller reads once.
+        0 => Inbound::Resume(unsafe { (*transfer).input.assume_init_read() }),
+        _ => Inbound::Unwind,
+    };
+    (transfer, message)
 }
 
 /// What a resume hands in.
@@ -395,17 +418,30 @@ struct ForcedUnwind;
 
 /// The exchange area, in the frame of the resumer. `repr(C)` keeps `head`
 /// at offset 0 whatever `R` is, so the [`Suspender`] can ignore `R`.
+///
+/// A resume passes its address, with bit 0 ([`UNWIND`]) set to ask the
+/// coroutine to unwind instead of reading `input`.
 #[repr(C)]
 struct Transfer<I, Y, R> {
     head: TransferHead<I, Y>,
     ended: MaybeUninit<Outbound<Y, R>>,
 }
 
-#[repr(C)]
+#[repr(C, align(2))]
 struct TransferHead<I, Y> {
-    input: ManuallyDrop<Inbound<I>>,
+    input: MaybeUninit<I>,
     yielded: MaybeUninit<Y>,
     sanitizer: sanitizer::Resume,
+}
+
+/// Takes the outcome of a coroutine that finished; out of the hot path.
+///
+/// # Safety
+/// The coroutine wrote `ended`, and nothing read it yet.
+#[cold]
+unsafe fn ended<I, Y, R>(transfer: &Transfer<I, Y, R>) -> Outbound<Y, R> {
+    // SAFETY: forwarded from the caller.
+    unsafe { transfer.ended.assume_init_read() }
 }
 
 /// The coroutine's first Rust frame.
@@ -417,12 +453,13 @@ unsafe extern "C" fn entry<F, I, Y, R>(arg: usize, base: *mut u8) -> !
 where
     F: FnOnce(&Suspender<I, Y>, I) -> R,
 {
-    let transfer = ptr::with_exposed_provenance_mut::<Transfer<I, Y, R>>(arg);
+    // SAFETY: the first resume passes its exchange area.
+    let (transfer, first) = unsafe { receive::<I, Y>(arg) };
+    let transfer = transfer.cast::<Transfer<I, Y, R>>();
     // SAFETY: `create` wrote the header.
-    let (stack_size, canary) = unsafe { Header::read(base) };
+    let canary = unsafe { Header::start(base) };
     let suspender = Suspender {
         base,
-        limit: base.addr() - stack_size,
         canary,
         transfer: Cell::new(transfer.cast()),
         sanitizer: sanitizer::Inner::on_entry(),
@@ -430,9 +467,7 @@ where
     };
     // SAFETY: `create` wrote `F` there and the unstarted-drop path is now
     // unreachable (started is set); the first message is in `transfer`.
-    let (f, first) = unsafe {
-        (ptr::read(closure_place::<F>(base)), ManuallyDrop::take(&mut (*transfer).head.input))
-    };
+    let f = unsafe { ptr::read(closure_place::<F>(base)) };
     let ended = match first {
         Inbound::Unwind => Outbound::Unwound,
         Inbound::Resume(input) => {
@@ -479,7 +514,7 @@ fn bounds<S: Stack>(stack: &S) -> Bounds {
 impl<I, Y, R, S: Stack + fmt::Debug> fmt::Debug for Coroutine<I, Y, R, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Coroutine")
-            .field("started", &self.started)
+            .field("started", &self.is_started())
             .field("finished", &self.is_finished())
             .field("stack", &self.stack)
             .finish()

@@ -19,7 +19,7 @@ use core::iter::FusedIterator;
 ///     }
 /// }
 /// let tree = [4, 2, 6, 1, 3, 5, 7];
-/// let in_order: Vec<_> = Generator::new(|out| walk(&tree, 0, out)).collect();
+/// let in_order: Vec<_> = Generator::scoped(|out| walk(&tree, 0, out)).collect();
 /// assert_eq!(in_order, [1, 2, 3, 4, 5, 6, 7]);
 /// ```
 pub struct Generator<'f, T, S: Stack = PooledStack> {
@@ -46,35 +46,74 @@ impl<T> Yielder<T> {
     }
 }
 
-impl<'f, T> Generator<'f, T> {
+impl<T> Generator<'static, T> {
     /// A generator running `f` on a pooled stack.
     ///
     /// # Panics
     /// If no stack can be had; [`Generator::try_new`] returns the error.
     #[track_caller]
-    pub fn new<F: FnOnce(&Yielder<T>) + 'f>(f: F) -> Self {
-        match Self::try_new(f) {
-            Ok(generator) => generator,
-            Err(e) => panic!("spindle: cannot create a generator: {e}"),
-        }
+    pub fn new<F: FnOnce(&Yielder<T>) + 'static>(f: F) -> Self {
+        Self::unwrap(Self::try_new(f))
     }
 
     /// A generator running `f` on a pooled stack.
     ///
     /// # Errors
     /// [`StackError`] if no stack can be had.
-    pub fn try_new<F: FnOnce(&Yielder<T>) + 'f>(f: F) -> Result<Self, StackError> {
+    pub fn try_new<F: FnOnce(&Yielder<T>) + 'static>(f: F) -> Result<Self, StackError> {
         let stack = StackPool::global().take(DEFAULT_STACK_SIZE)?;
-        Self::with_stack(stack, f)
+        Self::build(stack, f)
     }
 }
 
-impl<'f, T, S: Stack> Generator<'f, T, S> {
+impl<'f, T> Generator<'f, T> {
+    /// A generator whose function may borrow from the caller's frame.
+    ///
+    /// `f` must be `Send`. That is not because it moves to another thread
+    /// (it does not) but because it keeps a generator from capturing the
+    /// [`Yielder`] or [`Suspender`] of the coroutine it runs in (neither
+    /// is `Send`): suspending that one from this generator's stack would
+    /// switch away the wrong stack.
+    ///
+    /// ```compile_fail
+    /// use spindle_coro::Generator;
+    /// let outer = Generator::new(|out: &spindle_coro::Yielder<u8>| {
+    ///     let inner = Generator::scoped(|_: &spindle_coro::Yielder<u8>| out.give(1));
+    ///     inner.for_each(drop);
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    /// If no stack can be had.
+    #[track_caller]
+    pub fn scoped<F: FnOnce(&Yielder<T>) + Send + 'f>(f: F) -> Self {
+        let stack = StackPool::global().take(DEFAULT_STACK_SIZE);
+        Self::unwrap(stack.and_then(|stack| Self::build(stack, f)))
+    }
+
+    #[track_caller]
+    fn unwrap(generator: Result<Self, StackError>) -> Self {
+        match generator {
+            Ok(generator) => generator,
+            Err(e) => panic!("spindle: cannot create a generator: {e}"),
+        }
+    }
+}
+
+impl<T, S: Stack> Generator<'static, T, S> {
     /// A generator running `f` on `stack`.
     ///
     /// # Errors
     /// [`StackError`] if `f` does not fit in a quarter of the stack.
-    pub fn with_stack<F: FnOnce(&Yielder<T>) + 'f>(stack: S, f: F) -> Result<Self, StackError> {
+    pub fn with_stack<F: FnOnce(&Yielder<T>) + 'static>(stack: S, f: F) -> Result<Self, StackError> {
+        Self::build(stack, f)
+    }
+}
+
+impl<'f, T, S: Stack> Generator<'f, T, S> {
+    // Sound because every caller makes `f` either `'static` or `Send`, so
+    // it cannot hold the suspender of an enclosing coroutine.
+    fn build<F: FnOnce(&Yielder<T>) + 'f>(stack: S, f: F) -> Result<Self, StackError> {
         let body = move |s: &Suspender<(), T>, ()| f(Yielder::wrap(s));
         // `Generator<'f>` keeps what `f` borrows borrowed while it lives.
         let coroutine = Coroutine::create(stack, None, body)?;

@@ -134,7 +134,7 @@ fn generator_is_an_iterator() {
     assert_eq!(fib.take(10).collect::<Vec<_>>(), [0, 1, 1, 2, 3, 5, 8, 13, 21, 34]);
 
     let words = ["a", "b", "c"];
-    let mut borrowed = Generator::new(|out| words.iter().for_each(|w| out.give(*w)));
+    let mut borrowed = Generator::scoped(|out| words.iter().for_each(|w| out.give(*w)));
     assert_eq!(borrowed.by_ref().collect::<String>(), "abc");
     assert_eq!(borrowed.next(), None);
 }
@@ -150,21 +150,6 @@ fn backtrace_from_inside_a_coroutine_reaches_the_resumer() {
         trace.contains("backtrace_from_inside_a_coroutine_reaches_the_resumer"),
         "the backtrace stops inside the coroutine:\n{trace}"
     );
-}
-
-#[test]
-fn suspender_used_from_another_coroutine_is_refused() {
-    let mut outer = Coroutine::<(), u8, ()>::new(|s, ()| {
-        let result = panic::catch_unwind(AssertUnwindSafe(|| {
-            Generator::new(|out: &spindle_coro::Yielder<u8>| {
-                s.suspend(1); // the outer suspender, on the generator's stack
-                out.give(2);
-            })
-            .next()
-        }));
-        s.suspend(if result.is_err() { 0 } else { 1 });
-    });
-    assert_eq!(outer.resume(()), CoroutineResult::Yield(0));
 }
 
 #[test]

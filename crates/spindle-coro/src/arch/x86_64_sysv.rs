@@ -14,20 +14,29 @@
 //!           +--------------------------+
 //! ```
 //!
-//! A suspended coroutine (and a resumer waiting for it) keeps three words
-//! at its saved stack pointer, pushed by `resume`/`suspend`:
+//! A suspended coroutine, and a resumer waiting for one, keep three words
+//! at their saved stack pointer:
 //!
 //! ```text
 //!           | rbp                      |  sp + 16
 //!           | rbx                      |  sp + 8
-//! sp  ----> | resume address           |  sp + 0
+//! sp  ----> | continuation address     |  sp + 0
 //! ```
 //!
-//! Switching is "push rbp, rbx and the address of our own continuation,
-//! store sp, load the other sp, pop its continuation and jump there". The
-//! continuation pops rbx and rbp. Every other callee-saved register is
-//! declared clobbered, so the compiler saves only what is live. We jump
-//! rather than `ret` so the return-stack predictor is not thrown off.
+//! 1. `resume` pushes rbp and rbx and `call`s through the coroutine's saved
+//!    sp, which points at the coroutine's continuation; the `call` pushes
+//!    the resumer's own continuation. The coroutine's sp travels in rdx.
+//! 2. Every continuation of a coroutine (and its trampoline) starts on the
+//!    resumer's stack: it stores that sp in the link slot, moves onto its
+//!    own stack past the continuation word, and pops its rbx and rbp.
+//! 3. `suspend` pushes rbp, rbx and its continuation, hands its sp back in
+//!    rdx, loads the link and `ret`s into the resumer, which pops rbx and
+//!    rbp. `finish` does the same with a null sp and nothing saved.
+//!
+//! Every other callee-saved register is declared clobbered, so the
+//! compiler saves only what is live. The `call`/`ret` pair keeps the CPU's
+//! return-stack predictor right; the `call` into the coroutine is
+//! predicted per resume site.
 //!
 //! While the coroutine runs, the link slot holds the resumer's sp. The
 //! trampoline's CFI computes its caller's frame from it: CFA = [link] + 24,
@@ -47,8 +56,10 @@ global_asm!(
     ".type spindle_coro_trampoline_x86_64,@function",
     "spindle_coro_trampoline_x86_64:",
     ".cfi_startproc",
-    // On entry: rsp = sp_start - 16 (16-aligned, [rsp] = entry fn),
-    // rdi = first resume argument, rsi = base (set by `resume`).
+    // Called by the first `resume`: rdi = its argument, rsi = base,
+    // rdx = our sp (pointing at this trampoline's address).
+    "mov [rsi - 16], rsp", // link slot := the resumer's sp
+    "lea rsp, [rdx + 8]",  // onto our stack: [rsp] = entry fn, 16-aligned
     "lea rbp, [rsi - 16]", // rbp -> link slot; callees preserve it.
     // CFA = [rbp] + 24: DW_CFA_def_cfa_expression, 5 bytes:
     // DW_OP_breg6 (rbp) 0, DW_OP_deref, DW_OP_plus_uconst 24.
@@ -98,16 +109,10 @@ pub(crate) unsafe fn resume(arg: usize, sp: *mut u8, base: *mut u8) -> (usize, *
     // stack at `base`; everything the switch clobbers is declared.
     unsafe {
         asm!(
-            "lea rax, [rip + 2f]", // our continuation
             "push rbp",
             "push rbx",
-            "push rax",
-            "mov [rsi - 16], rsp", // link slot := our sp
-            "mov rsp, rdx",        // onto the coroutine's stack
-            "pop rax",
-            "jmp rax",             // its continuation (or the trampoline)
-            "2:",                  // back: rdi = arg, rdx = its sp or 0
-            "pop rbx",
+            "call [rdx]", // into the coroutine's continuation (step 1)
+            "pop rbx",    // back: rdi = arg, rdx = its sp or 0
             "pop rbp",
             inout("rdi") arg => out_arg,
             inout("rsi") base => _,
@@ -130,15 +135,16 @@ pub(crate) unsafe fn suspend(arg: usize, base: *mut u8) -> usize {
     // holds the sp of the resumer, which waits in `resume`.
     unsafe {
         asm!(
-            "lea rax, [rip + 2f]",
             "push rbp",
             "push rbx",
-            "push rax",
+            "lea rax, [rip + 2f]",
+            "push rax",            // our continuation
             "mov rdx, rsp",        // our sp, for the resumer
-            "mov rsp, [rsi - 16]", // the resumer's stack
-            "pop rax",
-            "jmp rax",
-            "2:",                  // resumed: rdi = arg
+            "mov rsp, [rsi - 16]", // the resumer's stack, at its continuation
+            "ret",                 // pairs with the resumer's `call`
+            "2:",                  // resumed, on the resumer's stack (step 2)
+            "mov [rsi - 16], rsp", // link slot := the resumer's sp
+            "lea rsp, [rdx + 8]",  // back onto our stack
             "pop rbx",
             "pop rbp",
             inout("rdi") arg => in_arg,
@@ -162,8 +168,7 @@ pub(crate) unsafe fn finish(arg: usize, base: *mut u8) -> ! {
         asm!(
             "mov rsp, [rsi - 16]",
             "xor edx, edx", // sp = null: finished
-            "pop rax",
-            "jmp rax",
+            "ret",          // pairs with the resumer's `call`
             in("rdi") arg,
             in("rsi") base,
             options(noreturn),

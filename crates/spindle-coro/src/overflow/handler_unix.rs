@@ -13,16 +13,23 @@ const SIGNALS: [libc::c_int; 2] = [libc::SIGSEGV, libc::SIGBUS];
 const ALT_STACK_SIZE: usize = 64 * 1024;
 
 thread_local! {
-    static ALT_STACK: Cell<bool> = const { Cell::new(false) };
+    static READY: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Installs the handler (once per process) and makes sure the calling
 /// thread has an alternate signal stack (once per thread).
+#[inline]
 pub(crate) fn ensure_handler() {
-    PREVIOUS.get_or_init(install);
-    if !ALT_STACK.replace(true) {
-        ensure_alt_stack();
+    if !READY.get() {
+        install_on_this_thread();
     }
+}
+
+#[cold]
+fn install_on_this_thread() {
+    PREVIOUS.get_or_init(install);
+    ensure_alt_stack();
+    READY.set(true);
 }
 
 fn install() -> [libc::sigaction; 2] {

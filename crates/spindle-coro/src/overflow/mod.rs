@@ -39,8 +39,11 @@ pub(crate) struct Header {
     stack_size: usize,
     /// The canary of an unguarded stack, null for a guarded one.
     canary: *const u64,
+    /// Set by the coroutine's first instruction of Rust, so the owner
+    /// knows whether the function still waits on the stack, unrun.
+    started: bool,
     name_len: usize,
-    name: [u8; NAME_MAX],
+    name: [core::mem::MaybeUninit<u8>; NAME_MAX],
 }
 
 impl Header {
@@ -52,6 +55,7 @@ impl Header {
     /// # Safety
     /// `base` is the 16-byte aligned top of a writable stack with at least
     /// `TOP_RESERVED + Header::SIZE` bytes.
+    #[inline]
     pub(crate) unsafe fn write(base: *mut u8, name: Option<&str>, stack_size: usize, canary: *const u64) {
         let name = name.unwrap_or("").as_bytes();
         // Truncate on a char boundary so the report stays valid UTF-8.
@@ -59,10 +63,18 @@ impl Header {
         while len > 0 && len < name.len() && (name[len] & 0xC0) == 0x80 {
             len -= 1;
         }
-        let mut header = Header { stack_size, canary, name_len: len, name: [0; NAME_MAX] };
-        header.name[..len].copy_from_slice(&name[..len]);
         // SAFETY: the caller guarantees the memory; the place is aligned.
-        unsafe { Self::place(base).write(header) };
+        // Field by field, so an unnamed coroutine writes no name bytes.
+        unsafe {
+            let header = Self::place(base);
+            (&raw mut (*header).stack_size).write(stack_size);
+            (&raw mut (*header).canary).write(canary);
+            (&raw mut (*header).started).write(false);
+            (&raw mut (*header).name_len).write(len);
+            if len > 0 {
+                (&raw mut (*header).name).cast::<u8>().copy_from_nonoverlapping(name.as_ptr(), len);
+            }
+        }
     }
 
     /// # Safety
@@ -72,19 +84,35 @@ impl Header {
         unsafe { base.sub(TOP_RESERVED + Self::SIZE).cast() }
     }
 
-    /// The stack size and canary recorded in the header at `base`.
+    /// Marks the coroutine on the stack at `base` started; returns its
+    /// canary (null for a guarded stack).
     ///
     /// # Safety
-    /// A header was written there.
-    pub(crate) unsafe fn read(base: *mut u8) -> (usize, *const u64) {
+    /// A header was written there; called on that coroutine's stack.
+    #[inline]
+    pub(crate) unsafe fn start(base: *mut u8) -> *const u64 {
         // SAFETY: forwarded from the caller.
-        let header = unsafe { &*Self::place(base) };
-        (header.stack_size, header.canary)
+        let header = unsafe { &mut *Self::place(base) };
+        header.started = true;
+        header.canary
+    }
+
+    /// Whether the coroutine on the stack at `base` has started.
+    ///
+    /// # Safety
+    /// A header was written there; the coroutine is not running.
+    #[inline]
+    pub(crate) unsafe fn is_started(base: *mut u8) -> bool {
+        // SAFETY: forwarded from the caller.
+        unsafe { (*Self::place(base)).started }
     }
 
     fn name(&self) -> &str {
         let len = self.name_len.min(NAME_MAX);
-        core::str::from_utf8(&self.name[..len]).unwrap_or("?")
+        // Only the first `name_len` bytes were ever written.
+        // SAFETY: `write` initialized them.
+        let bytes = unsafe { core::slice::from_raw_parts(self.name.as_ptr().cast::<u8>(), len) };
+        core::str::from_utf8(bytes).unwrap_or("?")
     }
 }
 

@@ -1,7 +1,7 @@
 //! AddressSanitizer: announce each switch with the bounds of the stack we
 //! go to, and confirm it once there, so ASAN tracks the right stack.
 
-use crate::arch::Bounds;
+use crate::Stack;
 use core::cell::Cell;
 use core::ffi::c_void;
 use core::ptr;
@@ -32,12 +32,12 @@ impl Coroutine {
     }
 
     /// # Safety
-    /// Called right before switching onto the stack of `bounds`.
-    pub(crate) unsafe fn before_resume(&self, _: &Resume, bounds: &Bounds) -> *mut c_void {
+    /// Called right before switching onto `stack`.
+    pub(crate) unsafe fn before_resume<S: Stack>(&self, _: &Resume, stack: &S) -> *mut c_void {
         let mut fake = ptr::null_mut();
-        let size = bounds.base as usize - bounds.limit as usize;
+        let bottom = stack.limit().as_ptr().cast_const().cast();
         // SAFETY: valid out-pointer; the bounds are the target stack's.
-        unsafe { __sanitizer_start_switch_fiber(&mut fake, bounds.limit.cast(), size) };
+        unsafe { __sanitizer_start_switch_fiber(&mut fake, bottom, stack.size()) };
         fake
     }
 

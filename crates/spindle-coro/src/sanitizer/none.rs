@@ -1,6 +1,6 @@
 //! No sanitizer: nothing to tell.
 
-use crate::arch::Bounds;
+use crate::Stack;
 
 #[derive(Default)]
 pub(crate) struct Coroutine;
@@ -13,7 +13,7 @@ impl Coroutine {
         Coroutine
     }
     #[inline(always)]
-    pub(crate) unsafe fn before_resume(&self, _: &Resume, _: &Bounds) {}
+    pub(crate) unsafe fn before_resume<S: Stack>(&self, _: &Resume, _: &S) {}
     #[inline(always)]
     pub(crate) unsafe fn after_resume(_: (), _finished: bool) {}
 }

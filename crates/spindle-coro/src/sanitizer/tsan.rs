@@ -2,7 +2,7 @@
 //! fiber we go to, so TSAN keeps a separate shadow stack and clock per
 //! coroutine and orders what happens before and after a switch.
 
-use crate::arch::Bounds;
+use crate::Stack;
 use core::cell::Cell;
 use core::ffi::c_void;
 use core::ptr;
@@ -39,7 +39,7 @@ impl Coroutine {
 
     /// # Safety
     /// Called right before switching to this coroutine.
-    pub(crate) unsafe fn before_resume(&self, resume: &Resume, _: &Bounds) {
+    pub(crate) unsafe fn before_resume<S: Stack>(&self, resume: &Resume, _: &S) {
         // SAFETY: our fiber lives until drop; switching announces the jump.
         unsafe {
             resume.resumer.set(__tsan_get_current_fiber());

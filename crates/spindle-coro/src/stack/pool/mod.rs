@@ -1,14 +1,16 @@
 //! The stack pool: size classes, a per-thread cache, guard pages while the
 //! mapping budget lasts and canary-checked slabs after that.
 //!
-//! Taking a stack first looks in the calling thread's cache, then takes a
-//! batch from the class's global list, and only then maps memory. Stacks
+//! Taking a stack first looks in the calling thread's cache (see
+//! `thread_cache.rs`), then takes a batch from the class's global list,
+//! and only then maps memory. Stacks
 //! are never returned to the system: a program that once needed N stacks
 //! of a class is likely to need them again, and keeping them makes taking
 //! one a few loads and stores, with no system call.
 
+mod thread_cache;
+
 use super::{Stack, StackError, map_guarded, os};
-use core::cell::RefCell;
 use core::fmt;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -18,9 +20,7 @@ use spindle_core::SpinLock;
 const MIN_SHIFT: u32 = 14;
 /// Classes from 16 KiB to 64 MiB.
 const CLASSES: usize = 13;
-/// Stacks a thread keeps per class before it hands half to the global list.
-const THREAD_CACHE: usize = 64;
-/// Stacks moved between a thread cache and the global list at once.
+/// Stacks moved from the global list to a thread at once.
 const BATCH: usize = 16;
 /// Mappings left to the rest of the program when guarded stacks stop.
 const MAPPINGS_KEPT_FREE: usize = 8192;
@@ -76,20 +76,6 @@ static GLOBAL: StackPool = StackPool {
     unguarded: AtomicUsize::new(0),
 };
 
-thread_local! {
-    static CACHE: RefCell<ThreadCache> = const { RefCell::new(ThreadCache([const { Vec::new() }; CLASSES])) };
-}
-
-struct ThreadCache([Vec<Raw>; CLASSES]);
-
-impl Drop for ThreadCache {
-    fn drop(&mut self) {
-        for (class, list) in self.0.iter_mut().enumerate() {
-            GLOBAL.classes[class].lock().append(list);
-        }
-    }
-}
-
 impl StackPool {
     /// The process-wide pool.
     pub fn global() -> &'static StackPool {
@@ -101,34 +87,52 @@ impl StackPool {
     /// # Errors
     /// [`StackError`] if `size` is outside 16 KiB to 64 MiB or the system
     /// refuses the memory.
+    #[inline]
     pub fn take(&'static self, size: usize) -> Result<PooledStack, StackError> {
         let class = class_of(size)?;
-        let raw = match CACHE.try_with(|c| self.take_cached(&mut c.borrow_mut().0[class], class)) {
-            Ok(Some(raw)) => raw,
-            Ok(None) => self.take_fresh(class, |spare| {
-                CACHE.with(|c| c.borrow_mut().0[class].extend(spare))
-            })?,
-            // This thread is exiting: go straight to the global list.
-            Err(_) => match self.classes[class].lock().pop() {
-                Some(raw) => raw,
-                None => self.take_fresh(class, |spare| self.classes[class].lock().extend(spare))?,
-            },
+        let raw = match thread_cache::pop(class) {
+            Some(raw) => raw,
+            None => self.take_slow(class)?,
         };
         Ok(PooledStack { base: raw.base, class: class as u8, guarded: raw.guarded })
+    }
+
+    /// Refills this thread's list from the global one, or maps memory.
+    #[cold]
+    fn take_slow(&self, class: usize) -> Result<Raw, StackError> {
+        if !thread_cache::register() {
+            // The thread is exiting: no cache, straight to the global list.
+            return match self.classes[class].lock().pop() {
+                Some(raw) => Ok(raw),
+                None => self.take_fresh(class, |spare| give_to_global(class, spare)),
+            };
+        }
+        let batch = {
+            let mut global = self.classes[class].lock();
+            let from = global.len().saturating_sub(BATCH);
+            global.split_off(from)
+        };
+        match batch.len() {
+            0 => self.take_fresh(class, |spare| self.keep(class, spare)),
+            _ => {
+                self.keep(class, batch);
+                Ok(thread_cache::pop(class).expect("the batch was just cached"))
+            }
+        }
+    }
+
+    /// Caches `stacks` on this thread, or gives them to the global list.
+    fn keep(&self, class: usize, stacks: Vec<Raw>) {
+        let rest: Vec<Raw> = stacks
+            .into_iter()
+            .filter_map(|raw| thread_cache::push(class, raw).err())
+            .collect();
+        give_to_global(class, rest);
     }
 
     /// Counters since the process started.
     pub fn stats(&self) -> PoolStats {
         PoolStats { guarded: self.guarded.load(Relaxed), unguarded: self.unguarded.load(Relaxed) }
-    }
-
-    fn take_cached(&self, cache: &mut Vec<Raw>, class: usize) -> Option<Raw> {
-        if cache.is_empty() {
-            let mut global = self.classes[class].lock();
-            let from = global.len().saturating_sub(BATCH);
-            cache.extend(global.drain(from..));
-        }
-        cache.pop()
     }
 
     /// Maps a new stack; slab siblings of it go to `spare`.
@@ -159,19 +163,26 @@ impl StackPool {
         Ok(first)
     }
 
-    fn give_back(&self, raw: Raw, class: usize) {
-        let mut raw = Some(raw);
-        let _ = CACHE.try_with(|c| {
-            let cache = &mut c.borrow_mut().0[class];
-            cache.push(raw.take().expect("stack given back once"));
-            if cache.len() > THREAD_CACHE {
-                let from = cache.len() - THREAD_CACHE / 2;
-                self.classes[class].lock().extend(cache.drain(from..));
-            }
-        });
-        if let Some(raw) = raw {
-            self.classes[class].lock().push(raw);
-        }
+    /// Returns a stack; the slow path when this thread's list refuses it.
+    #[cold]
+    fn give_back_slow(&self, class: usize, raw: Raw) {
+        let raw = match thread_cache::register() {
+            true => match thread_cache::push(class, raw) {
+                Ok(()) => return,
+                Err(raw) => raw,
+            },
+            false => raw,
+        };
+        // Full: hand half of the list to the global one, keep this stack.
+        let mut stacks = thread_cache::take_many(class, thread_cache::LIMIT / 2);
+        stacks.push(raw);
+        give_to_global(class, stacks);
+    }
+}
+
+fn give_to_global(class: usize, mut stacks: Vec<Raw>) {
+    if !stacks.is_empty() {
+        GLOBAL.classes[class].lock().append(&mut stacks);
     }
 }
 
@@ -181,6 +192,7 @@ impl fmt::Debug for StackPool {
     }
 }
 
+#[inline]
 fn class_of(size: usize) -> Result<usize, StackError> {
     if size < super::MIN_STACK_SIZE {
         return Err(StackError::too_small(size));
@@ -191,6 +203,7 @@ fn class_of(size: usize) -> Result<usize, StackError> {
     Ok((size.next_power_of_two().trailing_zeros() - MIN_SHIFT) as usize)
 }
 
+#[inline]
 fn class_size(class: usize) -> usize {
     1 << (MIN_SHIFT as usize + class)
 }
@@ -205,26 +218,34 @@ pub struct PooledStack {
 // SAFETY: the pool handed us `[base - class size, base)` alone; a guarded
 // stack's mapping has its guard page right below that.
 unsafe impl Stack for PooledStack {
+    #[inline]
     fn base(&self) -> NonNull<u8> {
         self.base
     }
+    #[inline]
     fn limit(&self) -> NonNull<u8> {
         // SAFETY: inside the stack's memory.
         unsafe { self.base.sub(class_size(self.class.into())) }
     }
+    #[inline]
     fn allocation_base(&self) -> NonNull<u8> {
         let guard = if self.guarded { os::page_size() } else { 0 };
         // SAFETY: the start of the stack's reservation.
         unsafe { self.limit().sub(guard) }
     }
+    #[inline]
     fn is_guarded(&self) -> bool {
         self.guarded
     }
 }
 
 impl Drop for PooledStack {
+    #[inline]
     fn drop(&mut self) {
-        GLOBAL.give_back(Raw { base: self.base, guarded: self.guarded }, self.class.into());
+        let (class, raw) = (self.class.into(), Raw { base: self.base, guarded: self.guarded });
+        if let Err(raw) = thread_cache::push(class, raw) {
+            GLOBAL.give_back_slow(class, raw);
+        }
     }
 }
 

@@ -1,0 +1,216 @@
+//! Context switch for aarch64 (AAPCS64) on Linux and the other ELF Unixes.
+//!
+//! Stack of a fresh coroutine, as `init_stack` leaves it:
+//!
+//! ```text
+//! base      +--------------------------+ (16-byte aligned)
+//!           | 0 (end of frame chain)   |  base - 8
+//!           | link: resumer's sp       |  base - 16, written by every resume
+//!           | generic data (header, F) |
+//! sp_start  +--------------------------+ (16-byte aligned)
+//!           | 0 (padding)              |  sp + 24
+//!           | entry fn      (-> x19)   |  sp + 16
+//!           | trampoline    (-> pc)    |  sp + 8
+//! sp  ----> | base - 16     (-> x29)   |  sp + 0
+//!           +--------------------------+
+//! ```
+//!
+//! A suspended coroutine (and a resumer waiting for it) keeps a 32-byte
+//! frame at its saved stack pointer, pushed by `resume`/`suspend`. Its
+//! first two words are an AAPCS64 frame record (fp, return address):
+//!
+//! ```text
+//!           | padding                  |  sp + 24
+//!           | x19                      |  sp + 16
+//!           | resume address           |  sp + 8
+//! sp  ----> | x29 (fp)                 |  sp + 0
+//! ```
+//!
+//! While a coroutine runs, its stack looks like this:
+//!
+//! ```text
+//! base      +--------------------------+
+//!           | 0                        |
+//!           | link ------------------------> resumer's frame (above)
+//!           | generic data (header, F) |
+//! sp_start  +--------------------------+ <-- CFA of the resumer = link + 32
+//!           | entry's frame ...        |     (x29 of the trampoline frame
+//!           | ...                      |      = base - 16, the link slot)
+//! ```
+//!
+//! Switching is "push x29, our continuation and x19, publish sp, load the
+//! other side's x29, continuation and x19 from its frame, pop that frame
+//! and branch". Every other callee-saved register (x20-x28 and d8-d15,
+//! which `clobber_abi("C")` already covers because it treats v8-v15 as
+//! wholly clobbered) is declared clobbered, so the compiler saves only what
+//! is live. x19 and x29 cannot be asm operands (LLVM reserves x19 as its
+//! base pointer, x29 is the frame pointer), hence the frame. x18 is a
+//! temporary on Linux and `clobber_abi("C")` clobbers it.
+//!
+//! One switch is 9 instructions, a resume + suspend round trip 18.
+//!
+//! # Why `br` and not `blr`/`ret`
+//! Both directions branch with `br`, which leaves the return-address stack
+//! alone: a switch neither pushes an entry that is never popped nor pops
+//! one that belongs to the other stack, so each side's returns stay
+//! predicted as well as they would be without coroutines, and each `br`
+//! has a fixed target per call site, which the indirect predictor learns.
+//! Pairing `blr` (resume) with `ret` (suspend) would save the `adr` in
+//! `resume` but mispredicts the `ret` whenever the coroutine does not
+//! suspend at the call depth it was resumed at. The entry call in the
+//! trampoline is a `blr`, once per coroutine, so that `entry` gets a real
+//! return address for the unwinder and stays a valid BTI `bti c` target.
+//! (The `br` targets carry no `bti j`: Rust does not enable BTI by
+//! default; a build with `-Zbranch-protection=bti` would need one at
+//! each continuation.)
+//!
+//! # Unwinding
+//! While the coroutine runs, the link slot holds the resumer's sp, and the
+//! trampoline's x29 points at the link slot (`init_stack` puts `base - 16`
+//! in the fresh frame's x29 word). The trampoline's CFI computes its caller's
+//! frame from it: CFA = [x29] + 32, x29 at CFA - 32, the return address
+//! (x30) at CFA - 24 and x19 at CFA - 16, which lets unwinders walk from
+//! the coroutine into the function that resumed it.
+
+use super::{Bounds, EntryFn};
+use core::arch::{asm, global_asm};
+
+pub(crate) const TOP_RESERVED: usize = 16;
+
+global_asm!(
+    ".pushsection .text.spindle_coro_trampoline_aarch64,\"ax\",%progbits",
+    ".balign 4",
+    ".globl spindle_coro_trampoline_aarch64",
+    ".hidden spindle_coro_trampoline_aarch64",
+    ".type spindle_coro_trampoline_aarch64,%function",
+    "spindle_coro_trampoline_aarch64:",
+    ".cfi_startproc",
+    // On entry (from `resume`): sp = sp_start, x0 = first resume argument,
+    // x1 = base, x19 = entry fn, x29 = base - 16 (the link slot).
+    // CFA = [x29] + 32: DW_CFA_def_cfa_expression, 5 bytes:
+    // DW_OP_breg29 (x29) 0, DW_OP_deref, DW_OP_plus_uconst 32.
+    ".cfi_escape 0x0f, 0x05, 0x8d, 0x00, 0x06, 0x23, 0x20",
+    ".cfi_offset x29, -32", // the resumer's fp
+    ".cfi_offset x30, -24", // its resume address, our "return address"
+    ".cfi_offset x19, -16", // its x19
+    "blr x19",              // entry(arg = x0, base = x1); never returns.
+    "brk #0",               // unreachable
+    ".cfi_endproc",
+    ".size spindle_coro_trampoline_aarch64, . - spindle_coro_trampoline_aarch64",
+    ".popsection",
+);
+
+unsafe extern "C" {
+    fn spindle_coro_trampoline_aarch64();
+}
+
+/// Writes the first frame below `sp` and clears the word at `base - 8`.
+///
+/// # Safety
+/// `sp` is 16-byte aligned, inside the stack described by `bounds`, with at
+/// least 32 writable bytes below it; the `TOP_RESERVED` bytes under
+/// `bounds.base` are writable and not used by anyone else.
+pub(crate) unsafe fn init_stack(bounds: &Bounds, sp: *mut u8, entry: EntryFn) -> *mut u8 {
+    let base = bounds.base.cast::<usize>();
+    let sp = sp.cast::<usize>();
+    // SAFETY: the caller guarantees 32 writable, aligned bytes below `sp`
+    // and the reserved, aligned words below `base`.
+    unsafe {
+        base.sub(1).write(0); // ends the frame-pointer chain
+        sp.sub(1).write(0);
+        sp.sub(2).write(entry as *const () as usize);
+        sp.sub(3)
+            .write(spindle_coro_trampoline_aarch64 as *const () as usize);
+        sp.sub(4).write(base.sub(2) as usize);
+        sp.sub(4).cast()
+    }
+}
+
+/// Runs the coroutine suspended at `sp` until it suspends or finishes.
+///
+/// # Safety
+/// `sp` is the stack pointer a fresh `init_stack` or the last `resume` of
+/// this same stack returned; `base` is that stack's top. The coroutine's
+/// code upholds the protocol of this module.
+#[inline(always)]
+pub(crate) unsafe fn resume(arg: usize, sp: *mut u8, base: *mut u8) -> (usize, *mut u8) {
+    let out_arg: usize;
+    let out_sp: *mut u8;
+    // SAFETY: the caller guarantees that `sp` is a suspended context of the
+    // stack at `base`; x19 and x29 are saved and restored by hand, every
+    // other register the switch clobbers is declared; sp stays 16-aligned.
+    unsafe {
+        asm!(
+            "adr x3, 2f",               // our continuation
+            "stp x29, x3, [sp, #-32]!", // push fp and continuation
+            "str x19, [sp, #16]",       // and x19 (sp + 24 is padding)
+            "mov x3, sp",               // (sp cannot be stored directly)
+            "str x3, [x1, #-16]",       // link slot := our sp
+            "ldp x29, x3, [x2]",        // the coroutine's fp and continuation
+            "ldr x19, [x2, #16]",       // its x19
+            "add sp, x2, #32",          // onto its stack, frame popped
+            "br x3",                    // its continuation (or the trampoline)
+            "2:",                       // back: x0 = arg, x2 = its sp or 0
+            inout("x0") arg => out_arg,
+            in("x1") base,
+            inout("x2") sp => out_sp,
+            out("x20") _, out("x21") _, out("x22") _, out("x23") _, out("x24") _,
+            out("x25") _, out("x26") _, out("x27") _, out("x28") _,
+            clobber_abi("C"),
+        );
+    }
+    (out_arg, out_sp)
+}
+
+/// Returns from the running coroutine to its resumer.
+///
+/// # Safety
+/// Called on the coroutine's own stack, whose top is `base`, while it runs.
+#[inline(always)]
+pub(crate) unsafe fn suspend(arg: usize, base: *mut u8) -> usize {
+    let in_arg: usize;
+    // SAFETY: we run on the coroutine stack at `base`, so its link slot
+    // holds the sp of the resumer, which waits in `resume`.
+    unsafe {
+        asm!(
+            "adr x3, 2f",               // our continuation
+            "stp x29, x3, [sp, #-32]!", // push fp and continuation
+            "str x19, [sp, #16]",       // and x19
+            "mov x2, sp",               // our sp, for the resumer
+            "ldr x3, [x1, #-16]",       // the resumer's sp, from the link slot
+            "ldp x29, x4, [x3]",        // its fp and continuation
+            "ldr x19, [x3, #16]",       // its x19
+            "add sp, x3, #32",          // onto its stack, frame popped
+            "br x4",                    // into `resume`, after its `br`
+            "2:",                       // resumed: x0 = arg
+            inout("x0") arg => in_arg,
+            in("x1") base,
+            out("x20") _, out("x21") _, out("x22") _, out("x23") _, out("x24") _,
+            out("x25") _, out("x26") _, out("x27") _, out("x28") _,
+            clobber_abi("C"),
+        );
+    }
+    in_arg
+}
+
+/// Returns to the resumer for the last time.
+///
+/// # Safety
+/// As [`suspend`]; nothing on this stack may be used afterwards.
+#[inline(always)]
+pub(crate) unsafe fn finish(arg: usize, base: *mut u8) -> ! {
+    // SAFETY: as in `suspend`; we never come back, so nothing is saved.
+    unsafe {
+        asm!(
+            "ldr x3, [x1, #-16]", // the resumer's sp, from the link slot
+            "ldp x29, x4, [x3]",  // its fp and continuation
+            "ldr x19, [x3, #16]", // its x19
+            "add sp, x3, #32",    // onto its stack, frame popped
+            "br x4",              // into `resume` with x2 = 0: finished
+            in("x0") arg,
+            in("x1") base,
+            in("x2") 0usize,
+            options(noreturn),
+        );
+    }
+}

@@ -1,0 +1,307 @@
+//! Context switch for the Microsoft x64 calling convention (Windows).
+//!
+//! Callee-saved state: rbx, rbp, rdi, rsi, r12-r15, xmm6-xmm15 (all 128
+//! bits), the control bits of MXCSR and the x87 control word, and four
+//! fields of the Thread Environment Block (TEB, at `gs:0`) that must
+//! describe the stack that is running: the system's exception dispatcher
+//! rejects frames outside `StackLimit..StackBase`, and the stack-overflow
+//! logic of the kernel (and of wine) reads `DeallocationStack` and
+//! `GuaranteedStackBytes`.
+//!
+//! The top of every stack (`TOP_RESERVED`) holds a record in the shape of
+//! an x64 machine frame, which the trampoline's unwind information reads
+//! (see "Unwinding" below):
+//!
+//! ```text
+//! base      +--------------------------------+ (16-byte aligned)
+//!           | 0 (padding)                    |  base - 8
+//!           | 0 (SS slot, unused)            |  base - 16
+//!           | link: resumer's saved sp (RSP) |  base - 24, written by every resume
+//!           | 0 (EFLAGS slot, unused)        |  base - 32
+//!           | 0 (CS slot, unused)            |  base - 40
+//! record -> | resumer-frame address (RIP)    |  base - 48, written by init_stack
+//!           +--------------------------------+
+//!           | generic data (header, F)       |
+//! sp_start  +--------------------------------+ (16-byte aligned)
+//! ```
+//!
+//! A side that switches away (the resumer in `resume`, the coroutine in
+//! `suspend`) pushes a switch frame of eight words and stores its stack
+//! pointer; the side that switches in jumps to the continuation in that
+//! frame, which pops the rest. Both sides use the same frame:
+//!
+//! ```text
+//!           | continuation address     |  sp + 56
+//!           | rbp                      |  sp + 48
+//!           | rbx                      |  sp + 40
+//!           | TEB StackBase            |  sp + 32   gs:[0x08]
+//!           | TEB StackLimit           |  sp + 24   gs:[0x10]
+//!           | TEB DeallocationStack    |  sp + 16   gs:[0x1478]
+//!           | TEB GuaranteedStackBytes |  sp + 8    gs:[0x1748] (u32 + padding)
+//! sp  ----> | MXCSR (u32), x87 CW (u16)|  sp + 0
+//! ```
+//!
+//! So each stack keeps its own TEB values while it is switched away, and
+//! whoever switches in puts back its own: correct however coroutines nest,
+//! and changes made while a stack runs (`SetThreadStackGuarantee`, a
+//! kernel moving `StackLimit`) stay with that stack. rdi, rsi, r12-r15 and
+//! xmm6-xmm15 are declared clobbered instead of saved, so the compiler
+//! saves only what is live, once per enclosing function.
+//!
+//! A fresh stack, as `init_stack` leaves it, carries a switch frame whose
+//! continuation is the trampoline, with the coroutine's TEB values:
+//!
+//! ```text
+//! sp_start  +--------------------------+
+//!           | trampoline address       |  sp + 56
+//!           | 0                        |  sp + 48
+//!           | entry fn                 |  sp + 40
+//!           | StackBase = base         |  sp + 32
+//!           | StackLimit = limit       |  sp + 24
+//!           | DeallocationStack        |  sp + 16  (allocation_base)
+//!           | GuaranteedStackBytes = 0 |  sp + 8
+//! sp  ----> | unused: the coroutine    |  sp + 0
+//!           | starts with the resumer's|
+//!           | MXCSR and x87 CW         |
+//!           +--------------------------+
+//! ```
+//!
+//! The trampoline installs the TEB values and calls `entry(arg, base)` with
+//! rsp = sp: the four words under the entry fn are spent by then and serve
+//! as the callee's 32-byte shadow space.
+//!
+//! # Unwinding
+//!
+//! Windows unwinders (`RtlVirtualUnwind`, which `std::backtrace` and the
+//! exception dispatcher use) read the SEH unwind codes of each function.
+//! The trampoline's codes say: frame register rbp (which it points at the
+//! record, and every callee preserves), then `UWOP_PUSH_MACHFRAME`, which
+//! loads RIP from `[record]` and RSP from `[record + 24]`, the link. RIP is
+//! the body of `spindle_coro_resumer_frame_x86_64_windows`, a function that
+//! never runs: its prologue is the second half of the switch frame's
+//! pushes, so its unwind codes (skip 40 bytes, pop rbx, pop rbp, return)
+//! take the unwinder from the resumer's saved sp to the continuation of
+//! the resumer, with the resumer's rsp, rbx and rbp, as if the resumer had
+//! called it. From there the resumer's own unwind information applies.
+//! Every resume writes the link anyway, so this costs nothing per switch.
+//!
+//! The continuation starts with `ldmxcsr`, not with a `pop`, `add rsp` or
+//! `ret`: unwinders that see those at an address take it for an epilogue.
+
+use super::{Bounds, EntryFn};
+use core::arch::{asm, global_asm};
+
+pub(crate) const TOP_RESERVED: usize = 48;
+
+global_asm!(
+    ".text",
+    ".balign 16",
+    ".globl spindle_coro_trampoline_x86_64_windows",
+    ".def spindle_coro_trampoline_x86_64_windows", // a COFF function symbol:
+    ".scl 2",                                      // external,
+    ".type 32",                                    // of type function
+    ".endef",
+    "spindle_coro_trampoline_x86_64_windows:",
+    ".seh_proc spindle_coro_trampoline_x86_64_windows",
+    // Entered by `resume`'s jmp with rsp = the fresh sp (16-byte aligned),
+    // rcx = first resume argument, rdx = base.
+    ".seh_pushframe", // unwinding ends with RIP = [rsp], RSP = [rsp + 24]...
+    "lea rbp, [rdx - 48]", // rbp -> the record; callees preserve it.
+    ".seh_setframe rbp, 0", // ...where rsp = rbp: the record.
+    ".seh_endprologue",
+    "mov rax, [rsp + 8]",   // initial GuaranteedStackBytes (+ padding)
+    "mov gs:[0x1748], rax", // into the TEB
+    "mov rax, [rsp + 16]",  // DeallocationStack
+    "mov gs:[0x1478], rax", // into the TEB
+    "mov rax, [rsp + 24]",  // StackLimit
+    "mov gs:[0x10], rax",   // into the TEB
+    "mov rax, [rsp + 32]",  // StackBase
+    "mov gs:[0x08], rax",   // into the TEB
+    "call [rsp + 40]",      // entry(arg = rcx, base = rdx); never returns.
+    "ud2",                  // keeps the return address inside this function
+    ".seh_endproc",
+    //
+    ".balign 16",
+    ".globl spindle_coro_resumer_frame_x86_64_windows",
+    ".def spindle_coro_resumer_frame_x86_64_windows", // a COFF function symbol:
+    ".scl 2",                                         // external,
+    ".type 32",                                       // of type function
+    ".endef",
+    "spindle_coro_resumer_frame_x86_64_windows:",
+    ".seh_proc spindle_coro_resumer_frame_x86_64_windows",
+    // Never runs. Its prologue repeats the second half of the pushes of a
+    // switch frame (the caller's "call" is `resume` pushing its
+    // continuation), so its unwind codes undo them.
+    "push rbp",            // sp + 48 of the switch frame
+    ".seh_pushreg rbp",    // unwind: pop rbp
+    "push rbx",            // sp + 40
+    ".seh_pushreg rbx",    // unwind: pop rbx
+    "sub rsp, 40",         // the four TEB words and MXCSR/x87 CW
+    ".seh_stackalloc 40",  // unwind: skip them
+    ".seh_endprologue",
+    ".globl spindle_coro_resumed_at_x86_64_windows",
+    "spindle_coro_resumed_at_x86_64_windows:", // the RIP of every record
+    "ud2",                 // not reached
+    ".seh_endproc",
+);
+
+unsafe extern "C" {
+    fn spindle_coro_trampoline_x86_64_windows();
+    fn spindle_coro_resumed_at_x86_64_windows();
+}
+
+/// Writes the record at the top of the stack and the first switch frame
+/// below `sp`.
+///
+/// # Safety
+/// - `bounds` describes the stack `sp` is in, and its top `TOP_RESERVED`
+///   bytes are ours to write;
+/// - `sp` is 16-byte aligned with at least 64 writable bytes below it.
+pub(crate) unsafe fn init_stack(bounds: &Bounds, sp: *mut u8, entry: EntryFn) -> *mut u8 {
+    let record = bounds.base.wrapping_sub(TOP_RESERVED).cast::<usize>();
+    let frame = sp.wrapping_sub(64).cast::<usize>();
+    let resumed_at = spindle_coro_resumed_at_x86_64_windows as *const () as usize;
+    let trampoline = spindle_coro_trampoline_x86_64_windows as *const () as usize;
+    // SAFETY: the caller guarantees the six words of the record and the
+    // eight words of the frame are ours; both are 8-aligned.
+    unsafe {
+        record.write(resumed_at); // RIP
+        record.add(1).write(0); // CS
+        record.add(2).write(0); // EFLAGS
+        record.add(3).write(0); // RSP: the link, set by every resume
+        record.add(4).write(0); // SS
+        record.add(5).write(0); // padding
+        frame.write(0); // MXCSR/x87 CW: not loaded by the trampoline
+        frame.add(1).write(0); // GuaranteedStackBytes: the system default
+        frame.add(2).write(bounds.allocation_base as usize); // DeallocationStack
+        frame.add(3).write(bounds.limit as usize); // StackLimit
+        frame.add(4).write(bounds.base as usize); // StackBase
+        frame.add(5).write(entry as *const () as usize); // rbx slot
+        frame.add(6).write(0); // rbp slot
+        frame.add(7).write(trampoline); // continuation
+    }
+    frame.cast()
+}
+
+/// Runs the coroutine suspended at `sp` until it suspends or finishes.
+///
+/// # Safety
+/// `sp` is the stack pointer a fresh `init_stack` or the last `resume` of
+/// this same stack returned; `base` is that stack's top. The coroutine's
+/// code upholds the protocol of this module.
+#[inline(always)]
+pub(crate) unsafe fn resume(arg: usize, sp: *mut u8, base: *mut u8) -> (usize, *mut u8) {
+    let out_arg: usize;
+    let out_sp: *mut u8;
+    // SAFETY: the caller guarantees that `sp` is a suspended context of the
+    // stack at `base`; everything the switch clobbers is declared, and the
+    // switch frame restores rbx, rbp, MXCSR, x87 CW and the TEB fields.
+    unsafe {
+        asm!(
+            "lea rax, [rip + 2f]",        // our continuation,
+            "push rax",                   // the resumer frame's return address
+            "push rbp",                   // callee-saved, cannot be declared
+            "push rbx",                   // callee-saved, cannot be declared
+            "push qword ptr gs:[0x08]",   // our TEB StackBase
+            "push qword ptr gs:[0x10]",   // StackLimit
+            "push qword ptr gs:[0x1478]", // DeallocationStack
+            "push qword ptr gs:[0x1748]", // GuaranteedStackBytes
+            "sub rsp, 8",                 // room for
+            "stmxcsr [rsp]",              // MXCSR
+            "fnstcw [rsp + 4]",           // and the x87 control word
+            "mov [rdx - 24], rsp",        // link := our sp
+            "mov rsp, r8",                // onto the coroutine's stack
+            "jmp qword ptr [rsp + 56]",   // its continuation (or the trampoline)
+            "2:",                         // back: rcx = arg, r8 = its sp or 0
+            "ldmxcsr [rsp]",              // our MXCSR
+            "fldcw [rsp + 4]",            // our x87 control word
+            "add rsp, 8",                 // done with them
+            "pop qword ptr gs:[0x1748]",  // our TEB GuaranteedStackBytes
+            "pop qword ptr gs:[0x1478]",  // DeallocationStack
+            "pop qword ptr gs:[0x10]",    // StackLimit
+            "pop qword ptr gs:[0x08]",    // StackBase
+            "pop rbx",                    // our rbx
+            "pop rbp",                    // our rbp
+            "add rsp, 8",                 // drop the continuation address
+            inout("rcx") arg => out_arg,
+            inout("rdx") base => _,
+            inout("r8") sp => out_sp,
+            out("rdi") _, out("rsi") _,
+            out("r12") _, out("r13") _, out("r14") _, out("r15") _,
+            out("xmm6") _, out("xmm7") _, out("xmm8") _, out("xmm9") _, out("xmm10") _,
+            out("xmm11") _, out("xmm12") _, out("xmm13") _, out("xmm14") _, out("xmm15") _,
+            clobber_abi("C"),
+        );
+    }
+    (out_arg, out_sp)
+}
+
+/// Returns from the running coroutine to its resumer.
+///
+/// # Safety
+/// Called on the coroutine's own stack, whose top is `base`, while it runs.
+#[inline(always)]
+pub(crate) unsafe fn suspend(arg: usize, base: *mut u8) -> usize {
+    let in_arg: usize;
+    // SAFETY: we run on the coroutine stack at `base`, so its link slot
+    // holds the sp of the resumer, which waits in `resume`; what the switch
+    // clobbers is declared, the switch frame restores the rest.
+    unsafe {
+        asm!(
+            "lea rax, [rip + 2f]",        // our continuation
+            "push rax",                   // into the switch frame
+            "push rbp",                   // callee-saved, cannot be declared
+            "push rbx",                   // callee-saved, cannot be declared
+            "push qword ptr gs:[0x08]",   // our TEB StackBase
+            "push qword ptr gs:[0x10]",   // StackLimit
+            "push qword ptr gs:[0x1478]", // DeallocationStack
+            "push qword ptr gs:[0x1748]", // GuaranteedStackBytes
+            "sub rsp, 8",                 // room for
+            "stmxcsr [rsp]",              // MXCSR
+            "fnstcw [rsp + 4]",           // and the x87 control word
+            "mov r8, rsp",                // our sp, for the resumer
+            "mov rsp, [rdx - 24]",        // the resumer's stack (the link)
+            "jmp qword ptr [rsp + 56]",   // its continuation in `resume`
+            "2:",                         // resumed: rcx = arg, rdx = base
+            "ldmxcsr [rsp]",              // our MXCSR
+            "fldcw [rsp + 4]",            // our x87 control word
+            "add rsp, 8",                 // done with them
+            "pop qword ptr gs:[0x1748]",  // our TEB GuaranteedStackBytes
+            "pop qword ptr gs:[0x1478]",  // DeallocationStack
+            "pop qword ptr gs:[0x10]",    // StackLimit
+            "pop qword ptr gs:[0x08]",    // StackBase
+            "pop rbx",                    // our rbx
+            "pop rbp",                    // our rbp
+            "add rsp, 8",                 // drop the continuation address
+            inout("rcx") arg => in_arg,
+            inout("rdx") base => _,
+            out("r8") _,
+            out("rdi") _, out("rsi") _,
+            out("r12") _, out("r13") _, out("r14") _, out("r15") _,
+            out("xmm6") _, out("xmm7") _, out("xmm8") _, out("xmm9") _, out("xmm10") _,
+            out("xmm11") _, out("xmm12") _, out("xmm13") _, out("xmm14") _, out("xmm15") _,
+            clobber_abi("C"),
+        );
+    }
+    in_arg
+}
+
+/// Returns to the resumer for the last time.
+///
+/// # Safety
+/// As [`suspend`]; nothing on this stack may be used afterwards.
+#[inline(always)]
+pub(crate) unsafe fn finish(arg: usize, base: *mut u8) -> ! {
+    // SAFETY: as in `suspend`; we never come back, so nothing is saved.
+    // The resumer's continuation restores its own TEB fields.
+    unsafe {
+        asm!(
+            "mov rsp, [rdx - 24]",      // the resumer's stack (the link)
+            "xor r8d, r8d",             // sp = null: finished
+            "jmp qword ptr [rsp + 56]", // its continuation in `resume`
+            in("rcx") arg,
+            in("rdx") base,
+            options(noreturn),
+        );
+    }
+}
