@@ -223,7 +223,7 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
         // fit in the top quarter of the stack, which the trait contract
         // makes ours; `f_place` is aligned for `F`.
         let sp = unsafe {
-            Header::write(bounds.base, name, size, canary);
+            Header::write(bounds.base, name, canary);
             f_place.write(f);
             arch::init_stack(&bounds, sp_start, entry::<F, I, Y, R>)
         };

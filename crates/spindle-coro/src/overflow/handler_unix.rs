@@ -73,9 +73,9 @@ fn ensure_alt_stack() {
 extern "C" fn on_fault(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
-    if let Some(base) = registry::find(addr) {
+    if let Some((base, limit)) = registry::find(addr) {
         // SAFETY: registered stacks carry the header of their coroutine.
-        unsafe { report(base as *mut u8, "guard page hit") };
+        unsafe { report(base as *mut u8, limit, "guard page hit") };
     }
     forward(signal, info, context);
 }

@@ -70,9 +70,9 @@ unsafe extern "system" fn on_exception(info: *mut EXCEPTION_POINTERS) -> i32 {
     } else {
         return EXCEPTION_CONTINUE_SEARCH;
     };
-    if let Some(base) = registry::find(addr) {
+    if let Some((base, limit)) = registry::find(addr) {
         // SAFETY: registered stacks carry the header of their coroutine.
-        unsafe { report(base as *mut u8, "guard page hit") };
+        unsafe { report(base as *mut u8, limit, "guard page hit") };
     }
     EXCEPTION_CONTINUE_SEARCH
 }

@@ -36,7 +36,6 @@ const NAME_MAX: usize = 48;
 /// What a coroutine keeps at the top of its stack, under the arch area.
 #[repr(C)]
 pub(crate) struct Header {
-    stack_size: usize,
     /// The canary of an unguarded stack, null for a guarded one.
     canary: *const u64,
     /// Set by the coroutine's first instruction of Rust, so the owner
@@ -56,7 +55,7 @@ impl Header {
     /// `base` is the 16-byte aligned top of a writable stack with at least
     /// `TOP_RESERVED + Header::SIZE` bytes.
     #[inline]
-    pub(crate) unsafe fn write(base: *mut u8, name: Option<&str>, stack_size: usize, canary: *const u64) {
+    pub(crate) unsafe fn write(base: *mut u8, name: Option<&str>, canary: *const u64) {
         let name = name.unwrap_or("").as_bytes();
         // Truncate on a char boundary so the report stays valid UTF-8.
         let mut len = name.len().min(NAME_MAX);
@@ -67,7 +66,6 @@ impl Header {
         // Field by field, so an unnamed coroutine writes no name bytes.
         unsafe {
             let header = Self::place(base);
-            (&raw mut (*header).stack_size).write(stack_size);
             (&raw mut (*header).canary).write(canary);
             (&raw mut (*header).started).write(false);
             (&raw mut (*header).name_len).write(len);
@@ -116,12 +114,13 @@ impl Header {
     }
 }
 
-/// Reports that the coroutine on the stack at `base` overflowed, and aborts.
-/// Allocates nothing and takes no lock, so a signal handler may call it.
+/// Reports that the coroutine on the stack `[limit, base)` overflowed, and
+/// aborts. Allocates nothing and takes no lock, so a signal handler may
+/// call it.
 ///
 /// # Safety
 /// `base` is the top of a stack on which a coroutine wrote its [`Header`].
-pub(crate) unsafe fn report(base: *mut u8, how: &str) -> ! {
+pub(crate) unsafe fn report(base: *mut u8, limit: usize, how: &str) -> ! {
     // SAFETY: the caller guarantees the header is there.
     let header = unsafe { &*Header::place(base) };
     let mut buf = Buf { bytes: [0; 256], len: 0 };
@@ -134,7 +133,7 @@ pub(crate) unsafe fn report(base: *mut u8, how: &str) -> ! {
     let _ = writeln!(
         buf,
         " overflowed its stack of {} bytes ({how}); aborting",
-        header.stack_size
+        base as usize - limit
     );
     write_stderr(&buf.bytes[..buf.len]);
     std::process::abort()
@@ -151,15 +150,15 @@ pub(crate) unsafe fn check_canary(canary: *const u64, base: *mut u8) {
     // SAFETY: the caller guarantees a non-null canary is readable.
     if !canary.is_null() && unsafe { canary.read_volatile() } != CANARY {
         // SAFETY: forwarded.
-        unsafe { canary_broken(base) }
+        unsafe { canary_broken(canary, base) }
     }
 }
 
 #[cold]
 #[inline(never)]
-unsafe fn canary_broken(base: *mut u8) -> ! {
+unsafe fn canary_broken(canary: *const u64, base: *mut u8) -> ! {
     // SAFETY: forwarded from `check_canary`'s caller.
-    unsafe { report(base, "stack canary overwritten, no guard page") }
+    unsafe { report(base, canary as usize, "stack canary overwritten, no guard page") }
 }
 
 /// A fixed buffer for messages written where allocation is not allowed.

@@ -55,16 +55,15 @@ pub(crate) fn unregister_guard(start: usize) {
     }
 }
 
-/// The base of the stack whose guard contains `addr`, if any. Lock-free
-/// and allocation-free: safe in a signal handler.
-pub(crate) fn find(addr: usize) -> Option<usize> {
+/// The base and limit (the guard's end) of the stack whose guard contains
+/// `addr`, if any. Lock-free and allocation-free: safe in a signal handler.
+pub(crate) fn find(addr: usize) -> Option<(usize, usize)> {
     let high = HIGH.load(Acquire);
     SLOTS[..high].iter().find_map(|slot| {
         let base = slot.base.load(Acquire);
-        let hit = base != 0
-            && slot.start.load(Relaxed) <= addr
-            && addr < slot.end.load(Relaxed);
-        hit.then_some(base)
+        let end = slot.end.load(Relaxed);
+        let hit = base != 0 && slot.start.load(Relaxed) <= addr && addr < end;
+        hit.then_some((base, end))
     })
 }
 
@@ -76,8 +75,8 @@ mod tests {
     fn registered_guards_are_found_until_unregistered() {
         let (start, base) = (0x7000_0000_0000, 0x7000_0001_1000);
         register_guard(start, 4096, base);
-        assert_eq!(find(start), Some(base));
-        assert_eq!(find(start + 4095), Some(base));
+        assert_eq!(find(start), Some((base, start + 4096)));
+        assert_eq!(find(start + 4095), Some((base, start + 4096)));
         assert_eq!(find(start + 4096), None);
         assert_eq!(find(start - 1), None);
         unregister_guard(start);
