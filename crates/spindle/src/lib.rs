@@ -36,3 +36,8 @@
 pub use spindle_coro as coro;
 
 pub use spindle_core::{Backoff, CachePadded, SpinLock, SpinLockGuard, intrusive};
+
+/// The README's examples, compiled and run as doctests so they stay true.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
