@@ -16,7 +16,11 @@ pub(crate) struct Config {
 
 impl Config {
     pub(crate) fn new(quick: bool) -> Self {
-        if quick { Config { runs: 5, scale: 10 } } else { Config { runs: 11, scale: 1 } }
+        if quick {
+            Config { runs: 5, scale: 10 }
+        } else {
+            Config { runs: 11, scale: 1 }
+        }
     }
 
     /// `ops` operations, scaled down under `--quick`.
@@ -34,7 +38,10 @@ pub(crate) struct System<'a> {
 
 impl<'a> System<'a> {
     pub(crate) fn new(name: &'static str, run: impl FnMut(usize) + 'a) -> Self {
-        System { name, run: Box::new(run) }
+        System {
+            name,
+            run: Box::new(run),
+        }
     }
 }
 

@@ -27,7 +27,10 @@ fn main() -> ExitCode {
             name => wanted.push(name.to_string()),
         }
     }
-    let unknown: Vec<_> = wanted.iter().filter(|w| !scenarios::names().contains(&w.as_str())).collect();
+    let unknown: Vec<_> = wanted
+        .iter()
+        .filter(|w| !scenarios::names().contains(&w.as_str()))
+        .collect();
     if !unknown.is_empty() {
         eprintln!(
             "spindle-bench: unknown scenario(s) {unknown:?}; known: {}",

@@ -11,8 +11,14 @@ pub(crate) struct Scenario {
 }
 
 pub(crate) const ALL: &[Scenario] = &[
-    Scenario { name: "switch", run: switch::run },
-    Scenario { name: "coro_create", run: coro_create::run },
+    Scenario {
+        name: "switch",
+        run: switch::run,
+    },
+    Scenario {
+        name: "coro_create",
+        run: coro_create::run,
+    },
 ];
 
 pub(crate) fn names() -> Vec<&'static str> {

@@ -77,8 +77,11 @@ pub struct Coroutine<Input, Yield, Return, S: Stack = PooledStack> {
     /// coroutine never started.
     drop_unstarted: unsafe fn(*mut u8),
     sanitizer: sanitizer::Coroutine,
-    _marker: PhantomData<(fn(Input) -> Yield, fn() -> Return, *mut ())>,
+    _marker: Marker<Input, Yield, Return>,
 }
+
+/// Variance of a function from `I` to `Y` and `R`; neither `Send` nor `Sync`.
+type Marker<I, Y, R> = PhantomData<(fn(I) -> Y, fn() -> R, *mut ())>;
 
 /// The handle a coroutine's function uses to suspend itself.
 pub struct Suspender<Input, Yield> {
@@ -147,7 +150,11 @@ impl Builder {
     /// # Errors
     /// [`StackError`] if the function does not fit in a quarter of the
     /// stack (it is moved onto it).
-    pub fn spawn_on<I, Y, R, S, F>(self, stack: S, f: F) -> Result<Coroutine<I, Y, R, S>, StackError>
+    pub fn spawn_on<I, Y, R, S, F>(
+        self,
+        stack: S,
+        f: F,
+    ) -> Result<Coroutine<I, Y, R, S>, StackError>
     where
         S: Stack,
         F: FnOnce(&Suspender<I, Y>, I) -> R + 'static,
@@ -286,7 +293,7 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
             head: TransferHead {
                 input,
                 yielded: MaybeUninit::uninit(),
-                sanitizer: sanitizer::Resume::default(),
+                sanitizer: sanitizer::Resume::new(),
             },
             ended: MaybeUninit::uninit(),
         };
@@ -295,7 +302,9 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
         // once finished, checked by every caller); the coroutine side reads
         // `transfer` only while this frame waits in `resume`.
         let sp = unsafe {
-            let token = self.sanitizer.before_resume(&transfer.head.sanitizer, &*self.stack);
+            let token = self
+                .sanitizer
+                .before_resume(&transfer.head.sanitizer, &*self.stack);
             let arg = ptr::from_mut(&mut transfer).expose_provenance() | unwind;
             let (_, sp) = arch::resume(arg, self.sp, base);
             sanitizer::Coroutine::after_resume(token, sp.is_null());
@@ -366,7 +375,9 @@ impl<I, Y> Suspender<I, Y> {
         // us, alive while we run; we write our value, then switch.
         let next = unsafe {
             (*self.transfer.get()).yielded.write(value);
-            let token = self.sanitizer.before_suspend(&(*self.transfer.get()).sanitizer, false);
+            let token = self
+                .sanitizer
+                .before_suspend(&(*self.transfer.get()).sanitizer, false);
             let arg = arch::suspend(0, self.base);
             self.sanitizer.after_suspend(token);
             let (transfer, next) = receive(arg);
@@ -484,7 +495,9 @@ where
     unsafe {
         overflow::check_canary(suspender.canary, base);
         (*transfer).ended.write(ended);
-        suspender.sanitizer.before_suspend(&(*transfer).head.sanitizer, true);
+        suspender
+            .sanitizer
+            .before_suspend(&(*transfer).head.sanitizer, true);
         arch::finish(0, base)
     }
 }

@@ -105,7 +105,10 @@ impl<T, S: Stack> Generator<'static, T, S> {
     ///
     /// # Errors
     /// [`StackError`] if `f` does not fit in a quarter of the stack.
-    pub fn with_stack<F: FnOnce(&Yielder<T>) + 'static>(stack: S, f: F) -> Result<Self, StackError> {
+    pub fn with_stack<F: FnOnce(&Yielder<T>) + 'static>(
+        stack: S,
+        f: F,
+    ) -> Result<Self, StackError> {
         Self::build(stack, f)
     }
 }
@@ -117,7 +120,10 @@ impl<'f, T, S: Stack> Generator<'f, T, S> {
         let body = move |s: &Suspender<(), T>, ()| f(Yielder::wrap(s));
         // `Generator<'f>` keeps what `f` borrows borrowed while it lives.
         let coroutine = Coroutine::create(stack, None, body)?;
-        Ok(Generator { coroutine, _function: core::marker::PhantomData })
+        Ok(Generator {
+            coroutine,
+            _function: core::marker::PhantomData,
+        })
     }
 }
 
@@ -139,7 +145,9 @@ impl<T, S: Stack> FusedIterator for Generator<'_, T, S> {}
 
 impl<T, S: Stack> fmt::Debug for Generator<'_, T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Generator").field("finished", &self.coroutine.is_finished()).finish()
+        f.debug_struct("Generator")
+            .field("finished", &self.coroutine.is_finished())
+            .finish()
     }
 }
 

@@ -17,7 +17,11 @@ fn generators() {
         let mut n: u64 = 27;
         while n != 1 {
             out.give(n);
-            n = if n % 2 == 0 { n / 2 } else { 3 * n + 1 };
+            n = if n.is_multiple_of(2) {
+                n / 2
+            } else {
+                3 * n + 1
+            };
         }
         out.give(1);
     });
@@ -51,7 +55,10 @@ fn relay() {
     loop {
         match producer.resume(()) {
             CoroutineResult::Yield(word) => {
-                let total = counter.resume(word).as_yield().expect("the counter never ends");
+                let total = counter
+                    .resume(word)
+                    .as_yield()
+                    .expect("the counter never ends");
                 println!("  producer gave {word:<12} counter has seen {total:>2} letters");
             }
             CoroutineResult::Return(done) => break println!("  producer: {done}"),

@@ -90,7 +90,8 @@ pub(crate) unsafe fn init_stack(bounds: &Bounds, sp: *mut u8, entry: EntryFn) ->
     unsafe {
         sp.sub(1).write(0);
         sp.sub(2).write(entry as *const () as usize);
-        sp.sub(3).write(spindle_coro_trampoline_x86_64 as *const () as usize);
+        sp.sub(3)
+            .write(spindle_coro_trampoline_x86_64 as *const () as usize);
         sp.sub(3).cast()
     }
 }

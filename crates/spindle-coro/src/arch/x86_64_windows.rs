@@ -105,8 +105,8 @@ global_asm!(
     ".seh_proc spindle_coro_trampoline_x86_64_windows",
     // Entered by `resume`'s jmp with rsp = the fresh sp (16-byte aligned),
     // rcx = first resume argument, rdx = base.
-    ".seh_pushframe", // unwinding ends with RIP = [rsp], RSP = [rsp + 24]...
-    "lea rbp, [rdx - 48]", // rbp -> the record; callees preserve it.
+    ".seh_pushframe",       // unwinding ends with RIP = [rsp], RSP = [rsp + 24]...
+    "lea rbp, [rdx - 48]",  // rbp -> the record; callees preserve it.
     ".seh_setframe rbp, 0", // ...where rsp = rbp: the record.
     ".seh_endprologue",
     "mov rax, [rsp + 8]",   // initial GuaranteedStackBytes (+ padding)
@@ -132,16 +132,16 @@ global_asm!(
     // Never runs. Its prologue repeats the second half of the pushes of a
     // switch frame (the caller's "call" is `resume` pushing its
     // continuation), so its unwind codes undo them.
-    "push rbp",            // sp + 48 of the switch frame
-    ".seh_pushreg rbp",    // unwind: pop rbp
-    "push rbx",            // sp + 40
-    ".seh_pushreg rbx",    // unwind: pop rbx
-    "sub rsp, 40",         // the four TEB words and MXCSR/x87 CW
-    ".seh_stackalloc 40",  // unwind: skip them
+    "push rbp",           // sp + 48 of the switch frame
+    ".seh_pushreg rbp",   // unwind: pop rbp
+    "push rbx",           // sp + 40
+    ".seh_pushreg rbx",   // unwind: pop rbx
+    "sub rsp, 40",        // the four TEB words and MXCSR/x87 CW
+    ".seh_stackalloc 40", // unwind: skip them
     ".seh_endprologue",
     ".globl spindle_coro_resumed_at_x86_64_windows",
     "spindle_coro_resumed_at_x86_64_windows:", // the RIP of every record
-    "ud2",                 // not reached
+    "ud2",                                     // not reached
     ".seh_endproc",
 );
 
@@ -206,17 +206,19 @@ pub(crate) unsafe fn resume(arg: usize, sp: *mut u8, base: *mut u8) -> (usize, *
             "push qword ptr gs:[0x10]",   // StackLimit
             "push qword ptr gs:[0x1478]", // DeallocationStack
             "push qword ptr gs:[0x1748]", // GuaranteedStackBytes
+            "push qword ptr gs:[0x00]",   // ExceptionList
             "sub rsp, 8",                 // room for
             "stmxcsr [rsp]",              // MXCSR
             "fnstcw [rsp + 4]",           // and the x87 control word
             "mov [rdx - 24], rsp",        // link := our sp
             "mov rsp, r8",                // onto the coroutine's stack
-            "jmp qword ptr [rsp + 56]",   // its continuation (or the trampoline)
+            "jmp qword ptr [rsp + 64]",   // its continuation (or the trampoline)
             "2:",                         // back: rcx = arg, r8 = its sp or 0
             "ldmxcsr [rsp]",              // our MXCSR
             "fldcw [rsp + 4]",            // our x87 control word
             "add rsp, 8",                 // done with them
-            "pop qword ptr gs:[0x1748]",  // our TEB GuaranteedStackBytes
+            "pop qword ptr gs:[0x00]",    // our TEB ExceptionList
+            "pop qword ptr gs:[0x1748]",  // GuaranteedStackBytes
             "pop qword ptr gs:[0x1478]",  // DeallocationStack
             "pop qword ptr gs:[0x10]",    // StackLimit
             "pop qword ptr gs:[0x08]",    // StackBase
@@ -256,17 +258,19 @@ pub(crate) unsafe fn suspend(arg: usize, base: *mut u8) -> usize {
             "push qword ptr gs:[0x10]",   // StackLimit
             "push qword ptr gs:[0x1478]", // DeallocationStack
             "push qword ptr gs:[0x1748]", // GuaranteedStackBytes
+            "push qword ptr gs:[0x00]",   // ExceptionList
             "sub rsp, 8",                 // room for
             "stmxcsr [rsp]",              // MXCSR
             "fnstcw [rsp + 4]",           // and the x87 control word
             "mov r8, rsp",                // our sp, for the resumer
             "mov rsp, [rdx - 24]",        // the resumer's stack (the link)
-            "jmp qword ptr [rsp + 56]",   // its continuation in `resume`
+            "jmp qword ptr [rsp + 64]",   // its continuation in `resume`
             "2:",                         // resumed: rcx = arg, rdx = base
             "ldmxcsr [rsp]",              // our MXCSR
             "fldcw [rsp + 4]",            // our x87 control word
             "add rsp, 8",                 // done with them
-            "pop qword ptr gs:[0x1748]",  // our TEB GuaranteedStackBytes
+            "pop qword ptr gs:[0x00]",    // our TEB ExceptionList
+            "pop qword ptr gs:[0x1748]",  // GuaranteedStackBytes
             "pop qword ptr gs:[0x1478]",  // DeallocationStack
             "pop qword ptr gs:[0x10]",    // StackLimit
             "pop qword ptr gs:[0x08]",    // StackBase
@@ -298,7 +302,7 @@ pub(crate) unsafe fn finish(arg: usize, base: *mut u8) -> ! {
         asm!(
             "mov rsp, [rdx - 24]",      // the resumer's stack (the link)
             "xor r8d, r8d",             // sp = null: finished
-            "jmp qword ptr [rsp + 56]", // its continuation in `resume`
+            "jmp qword ptr [rsp + 64]", // its continuation in `resume`
             in("rcx") arg,
             in("rdx") base,
             options(noreturn),

@@ -70,7 +70,11 @@ fn ensure_alt_stack() {
     unsafe { libc::sigaltstack(&stack, core::ptr::null_mut()) };
 }
 
-extern "C" fn on_fault(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
+extern "C" fn on_fault(
+    signal: libc::c_int,
+    info: *mut libc::siginfo_t,
+    context: *mut libc::c_void,
+) {
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
     if let Some((base, limit)) = registry::find(addr) {
@@ -83,7 +87,9 @@ extern "C" fn on_fault(signal: libc::c_int, info: *mut libc::siginfo_t, context:
 /// Hands a fault that is not ours to the previous handler.
 fn forward(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
     let index = SIGNALS.iter().position(|&s| s == signal).unwrap_or(0);
-    let Some(previous) = PREVIOUS.get().map(|p| p[index]) else { return };
+    let Some(previous) = PREVIOUS.get().map(|p| p[index]) else {
+        return;
+    };
     match previous.sa_sigaction {
         libc::SIG_DFL | libc::SIG_IGN => {
             // Restore the default and return: the fault happens again and

@@ -53,7 +53,13 @@ unsafe extern "system" fn on_exception(info: *mut EXCEPTION_POINTERS) -> i32 {
     // SAFETY: the system passes a valid record for the exception at hand.
     let record = unsafe { &*(*info).ExceptionRecord };
     let code = record.ExceptionCode;
-    if ![EXCEPTION_STACK_OVERFLOW, EXCEPTION_ACCESS_VIOLATION, EXCEPTION_GUARD_PAGE].contains(&code) {
+    if ![
+        EXCEPTION_STACK_OVERFLOW,
+        EXCEPTION_ACCESS_VIOLATION,
+        EXCEPTION_GUARD_PAGE,
+    ]
+    .contains(&code)
+    {
         return EXCEPTION_CONTINUE_SEARCH;
     }
     let addr = if record.NumberParameters >= 2 {
@@ -89,5 +95,13 @@ pub(crate) fn write_stderr(bytes: &[u8]) {
     // SAFETY: a valid buffer of at least `len` bytes and a valid
     // out-pointer; no overlapped I/O. A short or failed write only loses
     // text.
-    unsafe { WriteFile(handle, bytes.as_ptr(), len, &mut written, core::ptr::null_mut()) };
+    unsafe {
+        WriteFile(
+            handle,
+            bytes.as_ptr(),
+            len,
+            &mut written,
+            core::ptr::null_mut(),
+        )
+    };
 }

@@ -70,7 +70,9 @@ impl Header {
             (&raw mut (*header).started).write(false);
             (&raw mut (*header).name_len).write(len);
             if len > 0 {
-                (&raw mut (*header).name).cast::<u8>().copy_from_nonoverlapping(name.as_ptr(), len);
+                (&raw mut (*header).name)
+                    .cast::<u8>()
+                    .copy_from_nonoverlapping(name.as_ptr(), len);
             }
         }
     }
@@ -123,7 +125,10 @@ impl Header {
 pub(crate) unsafe fn report(base: *mut u8, limit: usize, how: &str) -> ! {
     // SAFETY: the caller guarantees the header is there.
     let header = unsafe { &*Header::place(base) };
-    let mut buf = Buf { bytes: [0; 256], len: 0 };
+    let mut buf = Buf {
+        bytes: [0; 256],
+        len: 0,
+    };
     let name = header.name();
     let _ = if name.is_empty() {
         write!(buf, "\nspindle: an unnamed coroutine")
@@ -158,7 +163,13 @@ pub(crate) unsafe fn check_canary(canary: *const u64, base: *mut u8) {
 #[inline(never)]
 unsafe fn canary_broken(canary: *const u64, base: *mut u8) -> ! {
     // SAFETY: forwarded from `check_canary`'s caller.
-    unsafe { report(base, canary as usize, "stack canary overwritten, no guard page") }
+    unsafe {
+        report(
+            base,
+            canary as usize,
+            "stack canary overwritten, no guard page",
+        )
+    }
 }
 
 /// A fixed buffer for messages written where allocation is not allowed.

@@ -21,7 +21,11 @@ struct Slot {
 }
 
 static SLOTS: [Slot; CAPACITY] = [const {
-    Slot { start: AtomicUsize::new(0), end: AtomicUsize::new(0), base: AtomicUsize::new(0) }
+    Slot {
+        start: AtomicUsize::new(0),
+        end: AtomicUsize::new(0),
+        base: AtomicUsize::new(0),
+    }
 }; CAPACITY];
 /// One past the highest slot ever used: readers scan below it.
 static HIGH: AtomicUsize = AtomicUsize::new(0);
@@ -33,7 +37,11 @@ pub(crate) fn register_guard(start: usize, len: usize, base: usize) {
     let hint = HINT.load(Relaxed);
     for i in (hint..CAPACITY).chain(0..hint) {
         let slot = &SLOTS[i];
-        if slot.start.compare_exchange(0, start, Acquire, Relaxed).is_ok() {
+        if slot
+            .start
+            .compare_exchange(0, start, Acquire, Relaxed)
+            .is_ok()
+        {
             slot.end.store(start + len, Relaxed);
             slot.base.store(base, Release);
             HIGH.fetch_max(i + 1, Release);

@@ -7,7 +7,11 @@ use core::ffi::c_void;
 use core::ptr;
 
 unsafe extern "C" {
-    fn __sanitizer_start_switch_fiber(fake_stack_save: *mut *mut c_void, bottom: *const c_void, size: usize);
+    fn __sanitizer_start_switch_fiber(
+        fake_stack_save: *mut *mut c_void,
+        bottom: *const c_void,
+        size: usize,
+    );
     fn __sanitizer_finish_switch_fiber(
         fake_stack_save: *mut c_void,
         bottom_old: *mut *const c_void,
@@ -15,10 +19,14 @@ unsafe extern "C" {
     );
 }
 
-#[derive(Default)]
 pub(crate) struct Coroutine;
-#[derive(Default)]
 pub(crate) struct Resume;
+
+impl Resume {
+    pub(crate) fn new() -> Self {
+        Resume
+    }
+}
 
 /// The resumer's stack, learned on every switch into the coroutine.
 pub(crate) struct Inner {
@@ -51,7 +59,10 @@ impl Coroutine {
 
 impl Inner {
     pub(crate) fn on_entry() -> Self {
-        let inner = Inner { bottom: Cell::new(ptr::null()), size: Cell::new(0) };
+        let inner = Inner {
+            bottom: Cell::new(ptr::null()),
+            size: Cell::new(0),
+        };
         // SAFETY: first code on a fresh coroutine stack; no fake stack yet.
         unsafe { inner.after_suspend(ptr::null_mut()) };
         inner
@@ -62,7 +73,11 @@ impl Inner {
     pub(crate) unsafe fn before_suspend(&self, _: &Resume, finishing: bool) -> *mut c_void {
         let mut fake = ptr::null_mut();
         // A finishing coroutine passes null: ASAN frees its fake stack.
-        let save = if finishing { ptr::null_mut() } else { &raw mut fake };
+        let save = if finishing {
+            ptr::null_mut()
+        } else {
+            &raw mut fake
+        };
         // SAFETY: the bounds are the resumer's, reported by ASAN itself.
         unsafe { __sanitizer_start_switch_fiber(save, self.bottom.get(), self.size.get()) };
         fake

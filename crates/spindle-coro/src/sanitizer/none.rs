@@ -2,20 +2,29 @@
 
 use crate::Stack;
 
-#[derive(Default)]
 pub(crate) struct Coroutine;
-#[derive(Default)]
 pub(crate) struct Resume;
 pub(crate) struct Inner;
+/// What a hook hands to its pair after the switch: nothing here.
+pub(crate) struct Token;
+
+impl Resume {
+    #[inline(always)]
+    pub(crate) fn new() -> Self {
+        Resume
+    }
+}
 
 impl Coroutine {
     pub(crate) fn new() -> Self {
         Coroutine
     }
     #[inline(always)]
-    pub(crate) unsafe fn before_resume<S: Stack>(&self, _: &Resume, _: &S) {}
+    pub(crate) unsafe fn before_resume<S: Stack>(&self, _: &Resume, _: &S) -> Token {
+        Token
+    }
     #[inline(always)]
-    pub(crate) unsafe fn after_resume(_: (), _finished: bool) {}
+    pub(crate) unsafe fn after_resume(_: Token, _finished: bool) {}
 }
 
 impl Inner {
@@ -24,7 +33,9 @@ impl Inner {
         Inner
     }
     #[inline(always)]
-    pub(crate) unsafe fn before_suspend(&self, _: &Resume, _finishing: bool) {}
+    pub(crate) unsafe fn before_suspend(&self, _: &Resume, _finishing: bool) -> Token {
+        Token
+    }
     #[inline(always)]
-    pub(crate) unsafe fn after_suspend(&self, _: ()) {}
+    pub(crate) unsafe fn after_suspend(&self, _: Token) {}
 }

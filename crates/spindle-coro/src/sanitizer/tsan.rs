@@ -23,33 +23,40 @@ pub(crate) struct Resume {
     resumer: Cell<*mut c_void>,
 }
 
-impl Default for Resume {
-    fn default() -> Self {
-        Resume { resumer: Cell::new(ptr::null_mut()) }
+impl Resume {
+    pub(crate) fn new() -> Self {
+        Resume {
+            resumer: Cell::new(ptr::null_mut()),
+        }
     }
 }
 
 pub(crate) struct Inner;
+/// What a hook hands to its pair after the switch: nothing here.
+pub(crate) struct Token;
 
 impl Coroutine {
     pub(crate) fn new() -> Self {
         // SAFETY: no preconditions.
-        Coroutine { fiber: unsafe { __tsan_create_fiber(0) } }
+        Coroutine {
+            fiber: unsafe { __tsan_create_fiber(0) },
+        }
     }
 
     /// # Safety
     /// Called right before switching to this coroutine.
-    pub(crate) unsafe fn before_resume<S: Stack>(&self, resume: &Resume, _: &S) {
+    pub(crate) unsafe fn before_resume<S: Stack>(&self, resume: &Resume, _: &S) -> Token {
         // SAFETY: our fiber lives until drop; switching announces the jump.
         unsafe {
             resume.resumer.set(__tsan_get_current_fiber());
             __tsan_switch_to_fiber(self.fiber, 0);
         }
+        Token
     }
 
     /// # Safety
     /// Called right after coming back.
-    pub(crate) unsafe fn after_resume(_: (), _finished: bool) {}
+    pub(crate) unsafe fn after_resume(_: Token, _finished: bool) {}
 }
 
 impl Drop for Coroutine {
@@ -66,12 +73,13 @@ impl Inner {
 
     /// # Safety
     /// Called right before switching back to the resumer of `resume`.
-    pub(crate) unsafe fn before_suspend(&self, resume: &Resume, _finishing: bool) {
+    pub(crate) unsafe fn before_suspend(&self, resume: &Resume, _finishing: bool) -> Token {
         // SAFETY: the resumer's fiber is alive: it waits for us.
         unsafe { __tsan_switch_to_fiber(resume.resumer.get(), 0) };
+        Token
     }
 
     /// # Safety
     /// Called right after being resumed.
-    pub(crate) unsafe fn after_suspend(&self, _: ()) {}
+    pub(crate) unsafe fn after_suspend(&self, _: Token) {}
 }

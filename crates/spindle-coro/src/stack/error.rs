@@ -10,23 +10,42 @@ pub struct StackError {
 enum Kind {
     TooSmall(usize),
     TooLarge(usize),
-    ClosureTooLarge { closure: usize, stack: usize },
-    Os { call: &'static str, len: usize, error: std::io::Error },
+    ClosureTooLarge {
+        closure: usize,
+        stack: usize,
+    },
+    Os {
+        call: &'static str,
+        len: usize,
+        error: std::io::Error,
+    },
 }
 
 impl StackError {
     pub(crate) fn too_small(size: usize) -> Self {
-        StackError { kind: Kind::TooSmall(size) }
+        StackError {
+            kind: Kind::TooSmall(size),
+        }
     }
     pub(crate) fn too_large(size: usize) -> Self {
-        StackError { kind: Kind::TooLarge(size) }
+        StackError {
+            kind: Kind::TooLarge(size),
+        }
     }
     pub(crate) fn closure_too_large(closure: usize, stack: usize) -> Self {
-        StackError { kind: Kind::ClosureTooLarge { closure, stack } }
+        StackError {
+            kind: Kind::ClosureTooLarge { closure, stack },
+        }
     }
     /// The last OS error, from `call` asked for `len` bytes.
     pub(crate) fn os(call: &'static str, len: usize) -> Self {
-        StackError { kind: Kind::Os { call, len, error: std::io::Error::last_os_error() } }
+        StackError {
+            kind: Kind::Os {
+                call,
+                len,
+                error: std::io::Error::last_os_error(),
+            },
+        }
     }
 
     /// The system's error, if the system refused the memory.
@@ -52,7 +71,10 @@ impl fmt::Display for StackError {
                 "a coroutine function of {closure} bytes does not fit in a quarter of its {stack}-byte stack"
             ),
             Kind::Os { call, len, error } => {
-                write!(f, "could not get {len} bytes of stack memory: {call} failed: {error}")
+                write!(
+                    f,
+                    "could not get {len} bytes of stack memory: {call} failed: {error}"
+                )
             }
         }
     }

@@ -108,7 +108,9 @@ impl DefaultStack {
 fn map_guarded(size: usize) -> Result<(NonNull<u8>, usize), StackError> {
     let page = os::page_size();
     let usable = round_to_pages(size)?;
-    let len = usable.checked_add(page).ok_or(StackError::too_large(size))?;
+    let len = usable
+        .checked_add(page)
+        .ok_or(StackError::too_large(size))?;
     let mapping = os::map(len)?;
     // SAFETY: the first page of a mapping we just made and nobody uses.
     if let Err(e) = unsafe { os::protect_guard(mapping, page) } {
@@ -116,7 +118,11 @@ fn map_guarded(size: usize) -> Result<(NonNull<u8>, usize), StackError> {
         unsafe { os::unmap(mapping, len) };
         return Err(e);
     }
-    overflow::register_guard(mapping.as_ptr() as usize, page, mapping.as_ptr() as usize + len);
+    overflow::register_guard(
+        mapping.as_ptr() as usize,
+        page,
+        mapping.as_ptr() as usize + len,
+    );
     Ok((mapping, len))
 }
 

@@ -54,7 +54,14 @@ pub(crate) fn mapping_limit() -> usize {
 pub(crate) fn map(len: usize) -> Result<NonNull<u8>, StackError> {
     // SAFETY: a new reservation at an address of the system's choosing
     // touches no existing memory.
-    let p = unsafe { VirtualAlloc(core::ptr::null(), len, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE) };
+    let p = unsafe {
+        VirtualAlloc(
+            core::ptr::null(),
+            len,
+            MEM_RESERVE | MEM_COMMIT,
+            PAGE_READWRITE,
+        )
+    };
     NonNull::new(p.cast()).ok_or_else(|| StackError::os("VirtualAlloc", len))
 }
 
@@ -68,7 +75,12 @@ pub(crate) unsafe fn protect_guard(ptr: NonNull<u8>, len: usize) -> Result<(), S
     // SAFETY: the caller guarantees the range is ours and unused; `old` is
     // a valid out-pointer.
     let ok = unsafe {
-        VirtualProtect(ptr.as_ptr().cast::<c_void>(), len, PAGE_READWRITE | PAGE_GUARD, &mut old)
+        VirtualProtect(
+            ptr.as_ptr().cast::<c_void>(),
+            len,
+            PAGE_READWRITE | PAGE_GUARD,
+            &mut old,
+        )
     };
     if ok == 0 {
         return Err(StackError::os("VirtualProtect", len));

@@ -94,7 +94,11 @@ impl StackPool {
             Some(raw) => raw,
             None => self.take_slow(class)?,
         };
-        Ok(PooledStack { base: raw.base, class: class as u8, guarded: raw.guarded })
+        Ok(PooledStack {
+            base: raw.base,
+            class: class as u8,
+            guarded: raw.guarded,
+        })
     }
 
     /// Refills this thread's list from the global one, or maps memory.
@@ -132,29 +136,34 @@ impl StackPool {
 
     /// Counters since the process started.
     pub fn stats(&self) -> PoolStats {
-        PoolStats { guarded: self.guarded.load(Relaxed), unguarded: self.unguarded.load(Relaxed) }
+        PoolStats {
+            guarded: self.guarded.load(Relaxed),
+            unguarded: self.unguarded.load(Relaxed),
+        }
     }
 
     /// Maps a new stack; slab siblings of it go to `spare`.
-    fn take_fresh(
-        &self,
-        class: usize,
-        spare: impl FnOnce(Vec<Raw>),
-    ) -> Result<Raw, StackError> {
+    fn take_fresh(&self, class: usize, spare: impl FnOnce(Vec<Raw>)) -> Result<Raw, StackError> {
         let size = class_size(class);
         let limit = os::mapping_limit().saturating_sub(MAPPINGS_KEPT_FREE) / 2;
         if self.guarded.load(Relaxed) < limit {
             let (mapping, len) = map_guarded(size)?;
             self.guarded.fetch_add(1, Relaxed);
             // SAFETY: the end of the mapping we just made.
-            return Ok(Raw { base: unsafe { mapping.add(len) }, guarded: true });
+            return Ok(Raw {
+                base: unsafe { mapping.add(len) },
+                guarded: true,
+            });
         }
         let count = (SLAB_BYTES / size).max(1);
         let slab = os::map(count * size)?;
         self.unguarded.fetch_add(count, Relaxed);
         let mut stacks: Vec<Raw> = (1..=count)
             // SAFETY: `i * size` is at most the length of the slab.
-            .map(|i| Raw { base: unsafe { slab.add(i * size) }, guarded: false })
+            .map(|i| Raw {
+                base: unsafe { slab.add(i * size) },
+                guarded: false,
+            })
             .collect();
         // Hand out the top stack first: its neighbour below is another
         // stack of the slab, so a small overflow lands in pool memory.
@@ -188,7 +197,9 @@ fn give_to_global(class: usize, mut stacks: Vec<Raw>) {
 
 impl fmt::Debug for StackPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StackPool").field("stats", &self.stats()).finish()
+        f.debug_struct("StackPool")
+            .field("stats", &self.stats())
+            .finish()
     }
 }
 
@@ -242,7 +253,13 @@ unsafe impl Stack for PooledStack {
 impl Drop for PooledStack {
     #[inline]
     fn drop(&mut self) {
-        let (class, raw) = (self.class.into(), Raw { base: self.base, guarded: self.guarded });
+        let (class, raw) = (
+            self.class.into(),
+            Raw {
+                base: self.base,
+                guarded: self.guarded,
+            },
+        );
         if let Err(raw) = thread_cache::push(class, raw) {
             GLOBAL.give_back_slow(class, raw);
         }

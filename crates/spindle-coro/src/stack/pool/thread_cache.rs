@@ -55,7 +55,10 @@ pub(super) fn pop(class: usize) -> Option<Raw> {
         let next = unsafe { link(base).read() };
         lists.heads[class].set(next);
         lists.counts[class].set(lists.counts[class].get() - 1);
-        Some(Raw { base, guarded: head & 1 != 0 })
+        Some(Raw {
+            base,
+            guarded: head & 1 != 0,
+        })
     })
 }
 
