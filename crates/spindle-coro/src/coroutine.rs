@@ -377,7 +377,7 @@ impl<I, Y> Suspender<I, Y> {
             (*self.transfer.get()).yielded.write(value);
             let token = self
                 .sanitizer
-                .before_suspend(&(*self.transfer.get()).sanitizer, false);
+                .before_suspend(&(*self.transfer.get()).sanitizer);
             let arg = arch::suspend(0, self.base);
             self.sanitizer.after_suspend(token);
             let (transfer, next) = receive(arg);
@@ -497,7 +497,7 @@ where
         (*transfer).ended.write(ended);
         suspender
             .sanitizer
-            .before_suspend(&(*transfer).head.sanitizer, true);
+            .before_finish(&(*transfer).head.sanitizer);
         arch::finish(0, base)
     }
 }

@@ -47,7 +47,12 @@
 //! base pointer, x29 is the frame pointer), hence the frame. x18 is a
 //! temporary on Linux and `clobber_abi("C")` clobbers it.
 //!
-//! One switch is 9 instructions, a resume + suspend round trip 18.
+//! Frames are only ever written at or above sp (the push moves sp first)
+//! and read before sp moves above them, so a signal handler running on the
+//! current stack at any point of a switch cannot overwrite one.
+//!
+//! One switch is 9 instructions (`finish` 5), a resume + suspend round
+//! trip 18.
 //!
 //! # Why `br` and not `blr`/`ret`
 //! Both directions branch with `br`, which leaves the return-address stack
@@ -217,59 +222,127 @@ pub(crate) unsafe fn finish(arg: usize, base: *mut u8) -> ! {
 
 /// x19 and x29 are the registers this file saves by hand, and the one place
 /// a mistake with them shows is right after the switch: any epilogue on the
-/// way out would restore them from its own frame and hide it. So each side
-/// reads them just before and just after its switch, with nothing live
-/// across the switch that the compiler could keep in x19 (the only
-/// callee-saved register not declared clobbered).
+/// way out restores them from its own frame and hides it (which is why
+/// `tests/callee_saved` misses such mistakes). So each side notes them just
+/// before and just after its switch. Nothing is live across the switches
+/// below (every static is reached out of line, so not even an address), so
+/// the compiler has no reason to put anything in x19 (the only
+/// callee-saved register not declared clobbered), and the two sides enter
+/// with different x19: a pattern for the resumer, the entry address for
+/// the coroutine.
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-    /// [before x29, before x19, after x29, after x19] of each side.
+    /// Before x29, before x19, after x29, after x19, of each side.
     static RESUMER: [AtomicUsize; 4] = [const { AtomicUsize::new(0) }; 4];
     static COROUTINE: [AtomicUsize; 4] = [const { AtomicUsize::new(0) }; 4];
     static BASE: AtomicUsize = AtomicUsize::new(0);
+    static SP: AtomicUsize = AtomicUsize::new(0);
+    const X19_PATTERN: usize = 0x1919_1919_1919_1919;
 
-    /// Stores x29 and x19, as they are now, at `to[0]` and `to[1]`.
+    /// x29 and x19 as they are now.
     #[inline(always)]
-    fn record(to: &[AtomicUsize]) {
-        let (fp, x19): (usize, usize);
+    fn fp_x19() -> (usize, usize) {
+        let (fp, x19);
         // SAFETY: reads two registers, touches nothing else.
         unsafe {
             asm!(
-                "mov {fp}, x29",
-                "mov {x19}, x19",
+                "mov {x19}, x19", // x19 first: {fp} may be x19
+                "mov {fp}, x29",  // the frame pointer
                 fp = out(reg) fp,
                 x19 = out(reg) x19,
                 options(nomem, nostack, preserves_flags),
             );
         }
+        (fp, x19)
+    }
+
+    /// Where `note` writes.
+    #[derive(Clone, Copy)]
+    enum Moment {
+        ResumerBefore,
+        ResumerAfter,
+        CoroutineBefore,
+        CoroutineAfter,
+    }
+
+    // The statics are reached only through these, out of line, so that no
+    // address of a static is kept in x19 across a switch.
+    #[inline(never)]
+    fn note(moment: Moment, (fp, x19): (usize, usize)) {
+        let to = match moment {
+            Moment::ResumerBefore => &RESUMER[..2],
+            Moment::ResumerAfter => &RESUMER[2..],
+            Moment::CoroutineBefore => &COROUTINE[..2],
+            Moment::CoroutineAfter => &COROUTINE[2..],
+        };
         to[0].store(fp, Relaxed);
         to[1].store(x19, Relaxed);
     }
 
+    #[inline(never)]
     fn base() -> *mut u8 {
         core::ptr::with_exposed_provenance_mut(BASE.load(Relaxed))
     }
 
+    /// The saved sp and the base, in one call: nothing to keep in between.
+    #[inline(never)]
+    fn sp_and_base() -> (*mut u8, *mut u8) {
+        (
+            core::ptr::with_exposed_provenance_mut(SP.load(Relaxed)),
+            base(),
+        )
+    }
+
+    #[inline(never)]
+    fn set_sp(sp: *mut u8) {
+        SP.store(sp.expose_provenance(), Relaxed);
+    }
+
+    /// The coroutine: notes, suspends once, notes, finishes.
+    ///
+    /// # Safety
+    /// Called only by the trampoline, on the stack whose base is `base()`.
     unsafe extern "C" fn entry(_: usize, _: *mut u8) -> ! {
-        record(&COROUTINE[..2]);
+        note(Moment::CoroutineBefore, fp_x19());
         // SAFETY: we run on the coroutine stack at `base()`.
         unsafe { suspend(0, base()) };
-        record(&COROUTINE[2..]);
+        note(Moment::CoroutineAfter, fp_x19());
         // SAFETY: as above; nothing on this stack is used afterwards.
         unsafe { finish(0, base()) }
     }
 
-    #[inline(never)]
-    fn resume_recording(sp: *mut u8) -> *mut u8 {
-        record(&RESUMER[..2]);
-        // SAFETY: `sp` comes from `init_stack` or the last resume of the
+    /// Resumes the coroutine whose sp is in `SP`, noting x29 and x19.
+    extern "C" fn resume_noting() {
+        note(Moment::ResumerBefore, fp_x19());
+        // SAFETY: `SP` comes from `init_stack` or the last resume of the
         // stack at `base()`, and `entry` follows the protocol.
-        let (_, sp) = unsafe { resume(0, sp, base()) };
-        record(&RESUMER[2..]);
-        sp
+        let (_, new_sp) = unsafe {
+            let (sp, base) = sp_and_base();
+            resume(0, sp, base)
+        };
+        let seen = fp_x19();
+        set_sp(new_sp);
+        note(Moment::ResumerAfter, seen);
+    }
+
+    /// Calls `resume_noting` with x19 = `X19_PATTERN`.
+    fn resume_with_x19_pattern() {
+        // SAFETY: we save and restore x19 around the call, and declare
+        // every other register the call may change; sp stays 16-aligned.
+        unsafe {
+            asm!(
+                "str x19, [sp, #-16]!", // save x19
+                "mov x19, x9",          // the pattern
+                "blr x10",              // resume_noting()
+                "ldr x19, [sp], #16",   // restore x19
+                in("x9") X19_PATTERN,
+                in("x10") resume_noting as extern "C" fn(),
+                clobber_abi("C"),
+            );
+        }
     }
 
     fn seen(side: &[AtomicUsize; 4]) -> [usize; 4] {
@@ -281,7 +354,6 @@ mod tests {
         let mut memory = vec![0u128; 16 * 1024 / 16];
         let range = memory.as_mut_ptr_range();
         let (limit, base) = (range.start.cast::<u8>(), range.end.cast::<u8>());
-        BASE.store(base.expose_provenance(), Relaxed);
         let bounds = Bounds {
             base,
             limit,
@@ -289,20 +361,19 @@ mod tests {
         };
         // SAFETY: 16 KiB of 16-aligned memory that outlives the coroutine;
         // the first frame goes well below the reserved top.
-        let mut sp = unsafe { init_stack(&bounds, base.wrapping_sub(64), entry) };
+        let sp = unsafe { init_stack(&bounds, base.wrapping_sub(64), entry) };
+        BASE.store(base.expose_provenance(), Relaxed);
+        set_sp(sp);
         for _ in 0..2 {
-            sp = resume_recording(sp);
+            resume_with_x19_pattern();
             let [fp0, x19_0, fp1, x19_1] = seen(&RESUMER);
+            assert_eq!(x19_0, X19_PATTERN, "test setup: x19 untouched on entry");
             assert_eq!((fp1, x19_1), (fp0, x19_0), "resumer's x29, x19");
         }
-        assert!(sp.is_null(), "the coroutine finished");
+        assert!(sp_and_base().0.is_null(), "the coroutine finished");
         let [fp0, x19_0, fp1, x19_1] = seen(&COROUTINE);
+        assert_ne!(x19_0, X19_PATTERN, "test setup: the sides differ in x19");
         assert_eq!((fp1, x19_1), (fp0, x19_0), "coroutine's x29, x19");
-        assert_eq!(
-            fp0,
-            base as usize - 16,
-            "the trampoline's x29 is the link slot"
-        );
         drop(memory);
     }
 }

@@ -1,12 +1,23 @@
 //! Context switch for the Microsoft x64 calling convention (Windows).
 //!
 //! Callee-saved state: rbx, rbp, rdi, rsi, r12-r15, xmm6-xmm15 (all 128
-//! bits), the control bits of MXCSR and the x87 control word, and four
+//! bits), the control bits of MXCSR and the x87 control word, and five
 //! fields of the Thread Environment Block (TEB, at `gs:0`) that must
-//! describe the stack that is running: the system's exception dispatcher
-//! rejects frames outside `StackLimit..StackBase`, and the stack-overflow
-//! logic of the kernel (and of wine) reads `DeallocationStack` and
-//! `GuaranteedStackBytes`.
+//! describe the stack that is running:
+//!
+//! - `StackBase` (`gs:[0x08]`) and `StackLimit` (`gs:[0x10]`): the
+//!   exception dispatcher rejects frames outside them, so a panic could
+//!   not unwind on a coroutine stack without them;
+//! - `DeallocationStack` (`gs:[0x1478]`) and `GuaranteedStackBytes`
+//!   (`gs:[0x1748]`, a u32 followed by 4 bytes of padding, saved as one
+//!   word): the stack-overflow logic of the kernel and of wine reads them;
+//! - `ExceptionList` (`gs:[0x00]`): unused by 64-bit Windows, but wine
+//!   chains handlers of its own there and, while dispatching an
+//!   exception, calls every one whose address is below the frame being
+//!   searched. On a coroutine stack that lies above the thread's stack,
+//!   the thread's handlers would be called for the coroutine's panics
+//!   (which then fail to start), so each stack keeps its own list, and a
+//!   fresh one starts empty (`!0`).
 //!
 //! The top of every stack (`TOP_RESERVED`) holds a record in the shape of
 //! an x64 machine frame, which the trampoline's unwind information reads
@@ -26,18 +37,19 @@
 //! ```
 //!
 //! A side that switches away (the resumer in `resume`, the coroutine in
-//! `suspend`) pushes a switch frame of eight words and stores its stack
+//! `suspend`) pushes a switch frame of nine words and stores its stack
 //! pointer; the side that switches in jumps to the continuation in that
 //! frame, which pops the rest. Both sides use the same frame:
 //!
 //! ```text
-//!           | continuation address     |  sp + 56
-//!           | rbp                      |  sp + 48
-//!           | rbx                      |  sp + 40
-//!           | TEB StackBase            |  sp + 32   gs:[0x08]
-//!           | TEB StackLimit           |  sp + 24   gs:[0x10]
-//!           | TEB DeallocationStack    |  sp + 16   gs:[0x1478]
-//!           | TEB GuaranteedStackBytes |  sp + 8    gs:[0x1748] (u32 + padding)
+//!           | continuation address     |  sp + 64
+//!           | rbp                      |  sp + 56
+//!           | rbx                      |  sp + 48
+//!           | TEB StackBase            |  sp + 40
+//!           | TEB StackLimit           |  sp + 32
+//!           | TEB DeallocationStack    |  sp + 24
+//!           | TEB GuaranteedStackBytes |  sp + 16
+//!           | TEB ExceptionList        |  sp + 8
 //! sp  ----> | MXCSR (u32), x87 CW (u16)|  sp + 0
 //! ```
 //!
@@ -52,23 +64,25 @@
 //! continuation is the trampoline, with the coroutine's TEB values:
 //!
 //! ```text
-//! sp_start  +--------------------------+
-//!           | trampoline address       |  sp + 56
-//!           | 0                        |  sp + 48
-//!           | entry fn                 |  sp + 40
-//!           | StackBase = base         |  sp + 32
-//!           | StackLimit = limit       |  sp + 24
-//!           | DeallocationStack        |  sp + 16  (allocation_base)
-//!           | GuaranteedStackBytes = 0 |  sp + 8
+//! sp_start  +--------------------------+ (16-byte aligned)
+//!           | trampoline address       |  sp + 64
+//!           | 0                        |  sp + 56
+//!           | entry fn                 |  sp + 48
+//!           | StackBase = base         |  sp + 40
+//!           | StackLimit = limit       |  sp + 32
+//!           | DeallocationStack        |  sp + 24  (allocation_base)
+//!           | GuaranteedStackBytes = 0 |  sp + 16
+//!           | ExceptionList = !0       |  sp + 8
 //! sp  ----> | unused: the coroutine    |  sp + 0
 //!           | starts with the resumer's|
 //!           | MXCSR and x87 CW         |
+//!           | (8 bytes of room)        |  sp - 8
 //!           +--------------------------+
 //! ```
 //!
-//! The trampoline installs the TEB values and calls `entry(arg, base)` with
-//! rsp = sp: the four words under the entry fn are spent by then and serve
-//! as the callee's 32-byte shadow space.
+//! The trampoline installs the TEB values, moves rsp down to `sp - 8`
+//! (16-byte aligned) and calls `entry(arg, base)`: the four words above
+//! rsp are spent by then and serve as the callee's 32-byte shadow space.
 //!
 //! # Unwinding
 //!
@@ -79,7 +93,7 @@
 //! loads RIP from `[record]` and RSP from `[record + 24]`, the link. RIP is
 //! the body of `spindle_coro_resumer_frame_x86_64_windows`, a function that
 //! never runs: its prologue is the second half of the switch frame's
-//! pushes, so its unwind codes (skip 40 bytes, pop rbx, pop rbp, return)
+//! pushes, so its unwind codes (skip 48 bytes, pop rbx, pop rbp, return)
 //! take the unwinder from the resumer's saved sp to the continuation of
 //! the resumer, with the resumer's rsp, rbx and rbp, as if the resumer had
 //! called it. From there the resumer's own unwind information applies.
@@ -103,21 +117,24 @@ global_asm!(
     ".endef",
     "spindle_coro_trampoline_x86_64_windows:",
     ".seh_proc spindle_coro_trampoline_x86_64_windows",
-    // Entered by `resume`'s jmp with rsp = the fresh sp (16-byte aligned),
+    // Entered by `resume`'s jmp with rsp = the fresh sp (8 mod 16),
     // rcx = first resume argument, rdx = base.
     ".seh_pushframe",       // unwinding ends with RIP = [rsp], RSP = [rsp + 24]...
     "lea rbp, [rdx - 48]",  // rbp -> the record; callees preserve it.
     ".seh_setframe rbp, 0", // ...where rsp = rbp: the record.
     ".seh_endprologue",
-    "mov rax, [rsp + 8]",   // initial GuaranteedStackBytes (+ padding)
+    "mov rax, [rsp + 8]",   // initial ExceptionList (empty)
+    "mov gs:[0x00], rax",   // into the TEB
+    "mov rax, [rsp + 16]",  // GuaranteedStackBytes (+ padding)
     "mov gs:[0x1748], rax", // into the TEB
-    "mov rax, [rsp + 16]",  // DeallocationStack
+    "mov rax, [rsp + 24]",  // DeallocationStack
     "mov gs:[0x1478], rax", // into the TEB
-    "mov rax, [rsp + 24]",  // StackLimit
+    "mov rax, [rsp + 32]",  // StackLimit
     "mov gs:[0x10], rax",   // into the TEB
-    "mov rax, [rsp + 32]",  // StackBase
+    "mov rax, [rsp + 40]",  // StackBase
     "mov gs:[0x08], rax",   // into the TEB
-    "call [rsp + 40]",      // entry(arg = rcx, base = rdx); never returns.
+    "sub rsp, 8",           // 16-byte aligned; [rsp, rsp + 32) is spent
+    "call [rsp + 56]",      // entry(arg = rcx, base = rdx); never returns.
     "ud2",                  // keeps the return address inside this function
     ".seh_endproc",
     //
@@ -132,12 +149,12 @@ global_asm!(
     // Never runs. Its prologue repeats the second half of the pushes of a
     // switch frame (the caller's "call" is `resume` pushing its
     // continuation), so its unwind codes undo them.
-    "push rbp",           // sp + 48 of the switch frame
+    "push rbp",           // sp + 56 of the switch frame
     ".seh_pushreg rbp",   // unwind: pop rbp
-    "push rbx",           // sp + 40
+    "push rbx",           // sp + 48
     ".seh_pushreg rbx",   // unwind: pop rbx
-    "sub rsp, 40",        // the four TEB words and MXCSR/x87 CW
-    ".seh_stackalloc 40", // unwind: skip them
+    "sub rsp, 48",        // the five TEB words and MXCSR/x87 CW
+    ".seh_stackalloc 48", // unwind: skip them
     ".seh_endprologue",
     ".globl spindle_coro_resumed_at_x86_64_windows",
     "spindle_coro_resumed_at_x86_64_windows:", // the RIP of every record
@@ -156,14 +173,14 @@ unsafe extern "C" {
 /// # Safety
 /// - `bounds` describes the stack `sp` is in, and its top `TOP_RESERVED`
 ///   bytes are ours to write;
-/// - `sp` is 16-byte aligned with at least 64 writable bytes below it.
+/// - `sp` is 16-byte aligned with at least 80 writable bytes below it.
 pub(crate) unsafe fn init_stack(bounds: &Bounds, sp: *mut u8, entry: EntryFn) -> *mut u8 {
     let record = bounds.base.wrapping_sub(TOP_RESERVED).cast::<usize>();
-    let frame = sp.wrapping_sub(64).cast::<usize>();
+    let frame = sp.wrapping_sub(72).cast::<usize>();
     let resumed_at = spindle_coro_resumed_at_x86_64_windows as *const () as usize;
     let trampoline = spindle_coro_trampoline_x86_64_windows as *const () as usize;
     // SAFETY: the caller guarantees the six words of the record and the
-    // eight words of the frame are ours; both are 8-aligned.
+    // nine words of the frame are ours; both are 8-aligned.
     unsafe {
         record.write(resumed_at); // RIP
         record.add(1).write(0); // CS
@@ -172,13 +189,14 @@ pub(crate) unsafe fn init_stack(bounds: &Bounds, sp: *mut u8, entry: EntryFn) ->
         record.add(4).write(0); // SS
         record.add(5).write(0); // padding
         frame.write(0); // MXCSR/x87 CW: not loaded by the trampoline
-        frame.add(1).write(0); // GuaranteedStackBytes: the system default
-        frame.add(2).write(bounds.allocation_base as usize); // DeallocationStack
-        frame.add(3).write(bounds.limit as usize); // StackLimit
-        frame.add(4).write(bounds.base as usize); // StackBase
-        frame.add(5).write(entry as *const () as usize); // rbx slot
-        frame.add(6).write(0); // rbp slot
-        frame.add(7).write(trampoline); // continuation
+        frame.add(1).write(!0); // ExceptionList: empty
+        frame.add(2).write(0); // GuaranteedStackBytes: the system default
+        frame.add(3).write(bounds.allocation_base as usize); // DeallocationStack
+        frame.add(4).write(bounds.limit as usize); // StackLimit
+        frame.add(5).write(bounds.base as usize); // StackBase
+        frame.add(6).write(entry as *const () as usize); // rbx slot
+        frame.add(7).write(0); // rbp slot
+        frame.add(8).write(trampoline); // continuation
     }
     frame.cast()
 }

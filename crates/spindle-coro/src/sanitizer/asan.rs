@@ -41,6 +41,7 @@ impl Coroutine {
 
     /// # Safety
     /// Called right before switching onto `stack`.
+    #[inline(always)]
     pub(crate) unsafe fn before_resume<S: Stack>(&self, _: &Resume, stack: &S) -> *mut c_void {
         let mut fake = ptr::null_mut();
         let bottom = stack.limit().as_ptr().cast_const().cast();
@@ -51,6 +52,7 @@ impl Coroutine {
 
     /// # Safety
     /// Called right after coming back, with `before_resume`'s token.
+    #[inline(always)]
     pub(crate) unsafe fn after_resume(fake: *mut c_void, _finished: bool) {
         // SAFETY: `fake` is what our `start` saved.
         unsafe { __sanitizer_finish_switch_fiber(fake, ptr::null_mut(), ptr::null_mut()) };
@@ -58,6 +60,7 @@ impl Coroutine {
 }
 
 impl Inner {
+    #[inline(always)]
     pub(crate) fn on_entry() -> Self {
         let inner = Inner {
             bottom: Cell::new(ptr::null()),
@@ -70,21 +73,30 @@ impl Inner {
 
     /// # Safety
     /// Called right before switching back to the resumer.
-    pub(crate) unsafe fn before_suspend(&self, _: &Resume, finishing: bool) -> *mut c_void {
+    #[inline(always)]
+    pub(crate) unsafe fn before_suspend(&self, _: &Resume) -> *mut c_void {
         let mut fake = ptr::null_mut();
-        // A finishing coroutine passes null: ASAN frees its fake stack.
-        let save = if finishing {
-            ptr::null_mut()
-        } else {
-            &raw mut fake
-        };
         // SAFETY: the bounds are the resumer's, reported by ASAN itself.
-        unsafe { __sanitizer_start_switch_fiber(save, self.bottom.get(), self.size.get()) };
+        unsafe { __sanitizer_start_switch_fiber(&mut fake, self.bottom.get(), self.size.get()) };
         fake
+    }
+
+    /// Right before the last switch back: ASAN frees this coroutine's fake
+    /// stack (where ASAN may keep its locals), so nothing in it may be
+    /// touched afterwards, which is why this returns nothing.
+    ///
+    /// # Safety
+    /// Called right before `finish`, which must use no local that lives in
+    /// memory (only values in registers or plain stack slots).
+    #[inline(always)]
+    pub(crate) unsafe fn before_finish(&self, _: &Resume) {
+        // SAFETY: the bounds are the resumer's; null frees our fake stack.
+        unsafe { __sanitizer_start_switch_fiber(ptr::null_mut(), self.bottom.get(), self.size.get()) };
     }
 
     /// # Safety
     /// Called right after being resumed, with `before_suspend`'s token.
+    #[inline(always)]
     pub(crate) unsafe fn after_suspend(&self, fake: *mut c_void) {
         let (mut bottom, mut size) = (ptr::null(), 0);
         // SAFETY: valid out-pointers; `fake` is what our `start` saved.

@@ -33,9 +33,11 @@ impl Inner {
         Inner
     }
     #[inline(always)]
-    pub(crate) unsafe fn before_suspend(&self, _: &Resume, _finishing: bool) -> Token {
+    pub(crate) unsafe fn before_suspend(&self, _: &Resume) -> Token {
         Token
     }
+    #[inline(always)]
+    pub(crate) unsafe fn before_finish(&self, _: &Resume) {}
     #[inline(always)]
     pub(crate) unsafe fn after_suspend(&self, _: Token) {}
 }

@@ -1,6 +1,11 @@
 //! ThreadSanitizer: each coroutine is a TSAN fiber; every switch names the
 //! fiber we go to, so TSAN keeps a separate shadow stack and clock per
 //! coroutine and orders what happens before and after a switch.
+//!
+//! The hooks are `#[inline(always)]` for a reason beyond speed: TSAN
+//! tracks calls on the current fiber's shadow stack, so no instrumented
+//! function may return between `__tsan_switch_to_fiber` and the stack
+//! switch itself (it would pop the other fiber's shadow stack).
 
 use crate::Stack;
 use core::cell::Cell;
@@ -45,6 +50,7 @@ impl Coroutine {
 
     /// # Safety
     /// Called right before switching to this coroutine.
+    #[inline(always)]
     pub(crate) unsafe fn before_resume<S: Stack>(&self, resume: &Resume, _: &S) -> Token {
         // SAFETY: our fiber lives until drop; switching announces the jump.
         unsafe {
@@ -56,6 +62,7 @@ impl Coroutine {
 
     /// # Safety
     /// Called right after coming back.
+    #[inline(always)]
     pub(crate) unsafe fn after_resume(_: Token, _finished: bool) {}
 }
 
@@ -67,19 +74,30 @@ impl Drop for Coroutine {
 }
 
 impl Inner {
+    #[inline(always)]
     pub(crate) fn on_entry() -> Self {
         Inner
     }
 
     /// # Safety
     /// Called right before switching back to the resumer of `resume`.
-    pub(crate) unsafe fn before_suspend(&self, resume: &Resume, _finishing: bool) -> Token {
+    #[inline(always)]
+    pub(crate) unsafe fn before_suspend(&self, resume: &Resume) -> Token {
         // SAFETY: the resumer's fiber is alive: it waits for us.
         unsafe { __tsan_switch_to_fiber(resume.resumer.get(), 0) };
         Token
     }
 
     /// # Safety
+    /// Called right before the last switch back to the resumer.
+    #[inline(always)]
+    pub(crate) unsafe fn before_finish(&self, resume: &Resume) {
+        // SAFETY: as `before_suspend`.
+        unsafe { self.before_suspend(resume) };
+    }
+
+    /// # Safety
     /// Called right after being resumed.
+    #[inline(always)]
     pub(crate) unsafe fn after_suspend(&self, _: Token) {}
 }
