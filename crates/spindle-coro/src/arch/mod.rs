@@ -46,13 +46,14 @@ cfg_if::cfg_if! {
     if #[cfg(all(target_arch = "x86_64", windows))] {
         mod x86_64_windows;
         pub(crate) use x86_64_windows::*;
-    } else if #[cfg(all(target_arch = "x86_64", unix))] {
+    } else if #[cfg(all(target_arch = "x86_64", unix, not(target_vendor = "apple")))] {
+        // ELF targets: the trampoline uses ELF section directives.
         mod x86_64_sysv;
         pub(crate) use x86_64_sysv::*;
-    } else if #[cfg(all(target_arch = "aarch64", unix))] {
+    } else if #[cfg(all(target_arch = "aarch64", any(target_os = "linux", target_os = "android")))] {
         mod aarch64;
         pub(crate) use aarch64::*;
     } else {
-        compile_error!("spindle-coro: unsupported target (x86-64 System V, x86-64 Windows and aarch64 Unix are supported)");
+        compile_error!("spindle-coro: unsupported target (x86-64 ELF System V, x86-64 Windows and aarch64 Linux are supported)");
     }
 }

@@ -84,10 +84,12 @@ unsafe extern "C" {
 /// `sp` is 16-byte aligned, inside the stack described by `bounds`, with at
 /// least 24 writable bytes below it.
 pub(crate) unsafe fn init_stack(bounds: &Bounds, sp: *mut u8, entry: EntryFn) -> *mut u8 {
-    let _ = bounds;
     let sp = sp.cast::<usize>();
-    // SAFETY: the caller guarantees 24 writable, aligned bytes below `sp`.
+    // SAFETY: the caller guarantees 24 writable, aligned bytes below `sp`,
+    // and `bounds.base` is the top of the same stack, whose top word is
+    // the backend's (TOP_RESERVED).
     unsafe {
+        bounds.base.cast::<usize>().sub(1).write(0);
         sp.sub(1).write(0);
         sp.sub(2).write(entry as *const () as usize);
         sp.sub(3)

@@ -45,7 +45,7 @@ pub(crate) unsafe fn call_with_pattern(
         asm!(
             "stp x19, x29, [sp, #-32]!", // save what we may not declare
             "str x1, [sp, #16]",         // keep `out` across the call
-            "add x19, x2, #1",
+            "add x19, x2, #1",           // x19..x29 = seed + 1..11
             "add x20, x2, #2",
             "add x21, x2, #3",
             "add x22, x2, #4",
@@ -56,7 +56,7 @@ pub(crate) unsafe fn call_with_pattern(
             "add x27, x2, #9",
             "add x28, x2, #10",
             "add x29, x2, #11",          // the frame pointer too
-            "add x9, x2, #12", "fmov d8, x9",
+            "add x9, x2, #12", "fmov d8, x9", // d8..d15 = seed + 12..19
             "add x9, x2, #13", "fmov d9, x9",
             "add x9, x2, #14", "fmov d10, x9",
             "add x9, x2, #15", "fmov d11, x9",
@@ -67,13 +67,13 @@ pub(crate) unsafe fn call_with_pattern(
             "blr x3",                    // f(arg = x0)
             "ldr x9, [sp, #16]",         // out
             "stp x19, x20, [x9]",        // general[0..2]
-            "stp x21, x22, [x9, #16]",
+            "stp x21, x22, [x9, #16]",   // general[2..4], and so on
             "stp x23, x24, [x9, #32]",
             "stp x25, x26, [x9, #48]",
             "stp x27, x28, [x9, #64]",
             "str x29, [x9, #80]",        // general[10]
             "stp d8, d9, [x9, #88]",     // float[0..2]
-            "stp d10, d11, [x9, #104]",
+            "stp d10, d11, [x9, #104]",  // float[2..4], and so on
             "stp d12, d13, [x9, #120]",
             "stp d14, d15, [x9, #136]",
             "ldp x19, x29, [sp], #32",   // restore ours

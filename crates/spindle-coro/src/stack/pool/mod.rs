@@ -150,21 +150,18 @@ impl StackPool {
             let (mapping, len) = map_guarded(size)?;
             self.guarded.fetch_add(1, Relaxed);
             // SAFETY: the end of the mapping we just made.
-            return Ok(Raw {
-                base: unsafe { mapping.add(len) },
-                guarded: true,
-            });
+            let base = unsafe { mapping.add(len) };
+            return Ok(Raw { base, guarded: true });
         }
         let count = (SLAB_BYTES / size).max(1);
         let slab = os::map(count * size)?;
         self.unguarded.fetch_add(count, Relaxed);
-        let mut stacks: Vec<Raw> = (1..=count)
+        let top_of = |i: usize| {
             // SAFETY: `i * size` is at most the length of the slab.
-            .map(|i| Raw {
-                base: unsafe { slab.add(i * size) },
-                guarded: false,
-            })
-            .collect();
+            unsafe { slab.add(i * size) }
+        };
+        let mut stacks: Vec<Raw> =
+            (1..=count).map(|i| Raw { base: top_of(i), guarded: false }).collect();
         // Hand out the top stack first: its neighbour below is another
         // stack of the slab, so a small overflow lands in pool memory.
         let first = stacks.pop().expect("a slab holds at least one stack");
