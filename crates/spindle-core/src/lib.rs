@@ -41,17 +41,25 @@
 //! - [`intrusive`]: allocation-free singly linked list, FIFO queue and LIFO
 //!   stack whose nodes the caller owns.
 //!
-//! # Testing with loom
+//! # Testing with loom and Miri
 //!
 //! Every atomic, cell, spin hint and yield comes through one internal shim
 //! that `--cfg loom` switches to [loom](https://docs.rs/loom)'s models, so
-//! the loom tests check the real code:
+//! the loom tests check the real code (a separate target directory keeps
+//! the flag from invalidating the normal build):
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loom" cargo test -p spindle-core --release --test loom_spinlock
+//! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
+//!     cargo test -p spindle-core --release --test loom_spinlock
 //! ```
 //!
-//! Under that flag `SpinLock::new` is not `const` (loom's atomics cannot be).
+//! Under that flag `SpinLock::new` is not `const` (loom's atomics cannot be)
+//! and every other test is compiled out. The rest of the suite, doctests
+//! included, runs under Miri, with iteration counts shrunk:
+//!
+//! ```text
+//! cargo +nightly miri test -p spindle-core
+//! ```
 //!
 //! # Dependencies
 //!

@@ -187,7 +187,8 @@ fn random_operations_match_a_vecdeque_model() {
         assert_eq!(queue.len(), model.len());
         assert_eq!(spare.len(), spare_model.len());
         // SAFETY: as above.
-        assert_eq!(queue.back().map(|n| unsafe { value(n) }), model.back().copied());
+        let end = queue.back().map(|n| unsafe { value(n) });
+        assert_eq!(end, model.back().copied());
     }
     // SAFETY: every node is in `nodes`, alive and only shared.
     assert!(unsafe { values(&queue) }.iter().eq(model.iter()));
@@ -240,6 +241,10 @@ fn queue_under_spin_lock_hands_boxed_nodes_between_threads() {
             .filter(|&&v| v / 1_000_000 == producer)
             .map(|&v| v % 1_000_000)
             .collect();
-        assert_eq!(mine, (0..PER_PRODUCER).collect::<Vec<_>>(), "producer {producer}");
+        assert_eq!(
+            mine,
+            (0..PER_PRODUCER).collect::<Vec<_>>(),
+            "producer {producer}"
+        );
     }
 }

@@ -129,7 +129,8 @@ fn random_operations_match_a_vec_model() {
         }
         assert_eq!(stack.len(), model.len());
         // SAFETY: as above.
-        assert_eq!(stack.peek().map(|n| unsafe { value(n) }), model.last().copied());
+        let end = stack.peek().map(|n| unsafe { value(n) });
+        assert_eq!(end, model.last().copied());
     }
     // SAFETY: every node is in `nodes`, alive and only shared.
     assert!(unsafe { values(&stack) }.iter().eq(model.iter().rev()));

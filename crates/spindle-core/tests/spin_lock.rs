@@ -118,8 +118,9 @@ fn threads_share_a_guard_to_read_through_it() {
 
 #[test]
 fn padded_locks_in_an_array_are_independent() {
-    let locks: Vec<CachePadded<SpinLock<usize>>> =
-        (0..THREADS).map(|_| CachePadded::new(SpinLock::new(0))).collect();
+    let locks: Vec<CachePadded<SpinLock<usize>>> = (0..THREADS)
+        .map(|_| CachePadded::new(SpinLock::new(0)))
+        .collect();
     thread::scope(|s| {
         for (i, lock) in locks.iter().enumerate() {
             s.spawn(move || {
