@@ -53,9 +53,18 @@ impl Registers {
 ///
 /// # Safety
 /// `f(arg)` must be safe to call.
-pub(crate) unsafe fn call_with_pattern(seed: u64, f: extern "C" fn(*mut c_void), arg: *mut c_void) -> Registers {
+pub(crate) unsafe fn call_with_pattern(
+    seed: u64,
+    f: extern "C" fn(*mut c_void),
+    arg: *mut c_void,
+) -> Registers {
     let pattern = Registers::pattern(seed);
-    let mut out = Registers { general: [0; 8], xmm: [[0; 2]; 10], mxcsr: 0, fpcw: 0 };
+    let mut out = Registers {
+        general: [0; 8],
+        xmm: [[0; 2]; 10],
+        mxcsr: 0,
+        fpcw: 0,
+    };
     // SAFETY: rbx and rbp are pushed and popped, MXCSR and the x87 control
     // word saved and restored, every other register we or the call touch
     // is declared. rsp is 16-aligned at the asm's start, so after two
@@ -159,7 +168,12 @@ impl StackFields {
                 options(nostack, readonly, preserves_flags),
             );
         }
-        StackFields { base, limit, deallocation, guaranteed }
+        StackFields {
+            base,
+            limit,
+            deallocation,
+            guaranteed,
+        }
     }
 
     /// What a coroutine on `stack` should see when it starts.
@@ -183,7 +197,8 @@ unsafe extern "system" {
 fn set_stack_guarantee(bytes: u32) {
     let mut size = bytes;
     // SAFETY: a valid in/out pointer.
-    assert_ne!(unsafe { SetThreadStackGuarantee(&mut size) }, 0, "SetThreadStackGuarantee failed");
+    let ok = unsafe { SetThreadStackGuarantee(&mut size) };
+    assert_ne!(ok, 0, "SetThreadStackGuarantee failed");
 }
 
 type Co = Coroutine<(), StackFields, ()>;
@@ -197,22 +212,54 @@ fn the_teb_describes_the_running_stack_and_is_restored_after_a_switch() {
             s.suspend(StackFields::current());
         });
         let inner_saw = inner.resume(()).as_yield();
-        assert_eq!(inner_saw, Some(StackFields::of(inner.stack())), "inside the inner coroutine");
-        assert_eq!(StackFields::current(), own, "outer, after the inner suspended");
+        assert_eq!(
+            inner_saw,
+            Some(StackFields::of(inner.stack())),
+            "inside the inner coroutine"
+        );
+        assert_eq!(
+            StackFields::current(),
+            own,
+            "outer, after the inner suspended"
+        );
         assert!(inner.resume(()).as_return().is_some());
-        assert_eq!(StackFields::current(), own, "outer, after the inner finished");
+        assert_eq!(
+            StackFields::current(),
+            own,
+            "outer, after the inner finished"
+        );
         // A change made while a coroutine runs stays with its stack.
         set_stack_guarantee(16 * 1024);
         s.suspend(StackFields::current());
-        assert_eq!(StackFields::current().guaranteed, 16 * 1024, "outer, resumed after the change");
+        assert_eq!(
+            StackFields::current().guaranteed,
+            16 * 1024,
+            "outer, resumed after the change"
+        );
     });
     let thread = StackFields::current();
     let outer_saw = outer.resume(()).as_yield();
-    assert_eq!(outer_saw, Some(StackFields::of(outer.stack())), "inside the outer coroutine");
-    assert_eq!(StackFields::current(), thread, "thread, after the outer suspended");
+    assert_eq!(
+        outer_saw,
+        Some(StackFields::of(outer.stack())),
+        "inside the outer coroutine"
+    );
+    assert_eq!(
+        StackFields::current(),
+        thread,
+        "thread, after the outer suspended"
+    );
     let outer_changed = outer.resume(()).as_yield().unwrap();
     assert_eq!(outer_changed.guaranteed, 16 * 1024);
-    assert_eq!(StackFields::current(), thread, "thread, after the change in the outer");
+    assert_eq!(
+        StackFields::current(),
+        thread,
+        "thread, after the change in the outer"
+    );
     assert!(outer.resume(()).as_return().is_some());
-    assert_eq!(StackFields::current(), thread, "thread, after the outer finished");
+    assert_eq!(
+        StackFields::current(),
+        thread,
+        "thread, after the outer finished"
+    );
 }
