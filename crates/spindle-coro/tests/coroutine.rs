@@ -19,7 +19,10 @@ fn values_pass_both_ways() {
     assert_eq!(co.resume(1), CoroutineResult::Yield(1));
     assert_eq!(co.resume(2), CoroutineResult::Yield(3));
     assert_eq!(co.resume(3), CoroutineResult::Yield(6));
-    assert_eq!(co.resume(4), CoroutineResult::Return("total 10".to_string()));
+    assert_eq!(
+        co.resume(4),
+        CoroutineResult::Return("total 10".to_string())
+    );
     assert!(co.is_finished());
 }
 
@@ -112,8 +115,10 @@ fn dropping_an_unstarted_coroutine_drops_its_function() {
 #[test]
 fn a_coroutine_that_swallows_the_unwind_still_gets_dropped() {
     let mut co = Coroutine::<(), (), &str>::new(|s, ()| {
-        let caught = panic::catch_unwind(AssertUnwindSafe(|| loop {
-            s.suspend(());
+        let caught = panic::catch_unwind(AssertUnwindSafe(|| {
+            loop {
+                s.suspend(());
+            }
         }));
         assert!(caught.is_err());
         "returned after the unwind"
@@ -131,7 +136,10 @@ fn generator_is_an_iterator() {
             (a, b) = (b, a + b);
         }
     });
-    assert_eq!(fib.take(10).collect::<Vec<_>>(), [0, 1, 1, 2, 3, 5, 8, 13, 21, 34]);
+    assert_eq!(
+        fib.take(10).collect::<Vec<_>>(),
+        [0, 1, 1, 2, 3, 5, 8, 13, 21, 34]
+    );
 
     let words = ["a", "b", "c"];
     let mut borrowed = Generator::scoped(|out| words.iter().for_each(|w| out.give(*w)));
@@ -154,9 +162,13 @@ fn backtrace_from_inside_a_coroutine_reaches_the_resumer() {
 
 #[test]
 fn bad_stack_sizes_are_errors_not_panics() {
-    let tiny = Builder::new().stack_size(1).spawn(|_: &spindle_coro::Suspender<(), ()>, ()| ());
+    let tiny = Builder::new()
+        .stack_size(1)
+        .spawn(|_: &spindle_coro::Suspender<(), ()>, ()| ());
     assert!(tiny.unwrap_err().to_string().contains("below the minimum"));
-    let huge = Builder::new().stack_size(1 << 40).spawn(|_: &spindle_coro::Suspender<(), ()>, ()| ());
+    let huge = Builder::new()
+        .stack_size(1 << 40)
+        .spawn(|_: &spindle_coro::Suspender<(), ()>, ()| ());
     assert!(huge.unwrap_err().to_string().contains("too large"));
     let unmappable = spindle_coro::stack::DefaultStack::new(1 << 47);
     assert!(unmappable.is_err());
@@ -179,9 +191,9 @@ struct HeapStack {
 // SAFETY: the boxed slice is ours, does not move, and is 16-aligned.
 unsafe impl Stack for HeapStack {
     fn base(&self) -> std::ptr::NonNull<u8> {
-        std::ptr::NonNull::from(&self.memory[..]).cast::<u8>().map_addr(|a| {
-            a.checked_add(self.memory.len() * 16).unwrap()
-        })
+        std::ptr::NonNull::from(&self.memory[..])
+            .cast::<u8>()
+            .map_addr(|a| a.checked_add(self.memory.len() * 16).unwrap())
     }
     fn limit(&self) -> std::ptr::NonNull<u8> {
         std::ptr::NonNull::from(&self.memory[..]).cast()
@@ -190,7 +202,9 @@ unsafe impl Stack for HeapStack {
 
 #[test]
 fn a_coroutine_runs_on_a_stack_the_caller_brings() {
-    let stack = HeapStack { memory: vec![0u128; 64 * 1024 / 16].into_boxed_slice() };
+    let stack = HeapStack {
+        memory: vec![0u128; 64 * 1024 / 16].into_boxed_slice(),
+    };
     let mut co = Coroutine::with_stack(stack, |s, x: u32| s.suspend(x * 3) + 1).unwrap();
     assert_eq!(co.resume(5), CoroutineResult::Yield(15));
     assert_eq!(co.resume(9), CoroutineResult::Return(10));

@@ -9,7 +9,11 @@ use spindle_coro::coroutine::Builder;
 use spindle_coro::{Coroutine, CoroutineResult, StackPool};
 
 /// Sanitizers keep large per-fiber state, so they get a smaller count.
-const COUNT: usize = if cfg!(any(spindle_asan, spindle_tsan)) { 2_000 } else { 200_000 };
+const COUNT: usize = if cfg!(any(spindle_asan, spindle_tsan)) {
+    2_000
+} else {
+    200_000
+};
 
 #[test]
 fn two_hundred_thousand_suspended_coroutines_fit_on_default_settings() {
@@ -28,9 +32,16 @@ fn two_hundred_thousand_suspended_coroutines_fit_on_default_settings() {
         assert_eq!(co.resume(()), CoroutineResult::Yield(i));
     }
     // Every one is now suspended, with a live frame on its own stack.
-    assert!(coroutines.iter().all(|co| co.is_started() && !co.is_finished()));
+    assert!(
+        coroutines
+            .iter()
+            .all(|co| co.is_started() && !co.is_finished())
+    );
     if COUNT == 200_000 {
-        assert!(StackPool::global().stats().unguarded > 0, "the guard budget was never reached");
+        assert!(
+            StackPool::global().stats().unguarded > 0,
+            "the guard budget was never reached"
+        );
     }
     for (i, co) in coroutines.iter_mut().enumerate() {
         assert_eq!(co.resume(()), CoroutineResult::Return(i));

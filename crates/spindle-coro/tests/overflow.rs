@@ -2,18 +2,16 @@
 //!
 //! Each test runs itself again as a child process (with an environment
 //! variable set) in which the overflow happens, and checks how it died.
-#![cfg(unix)]
 
 use spindle_coro::coroutine::Builder;
-use spindle_coro::{Coroutine, Stack, StackPool, Suspender};
+use spindle_coro::{Stack, Suspender};
 use std::hint::black_box;
-use std::os::unix::process::ExitStatusExt;
-use std::process::Command;
+use std::process::{Command, ExitStatus};
 
 const CHILD: &str = "SPINDLE_OVERFLOW_CHILD";
 
 /// Runs the test `name` in a child with `CHILD` set; returns its stderr
-/// after checking it died of SIGABRT.
+/// after checking it died by abort.
 fn run_child(name: &str) -> String {
     let output = Command::new(std::env::current_exe().unwrap())
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
@@ -24,13 +22,24 @@ fn run_child(name: &str) -> String {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(
-        output.status.signal(),
-        Some(libc::SIGABRT),
+    assert!(
+        died_by_abort(output.status),
         "the child did not die by abort: {:?}\n{stderr}",
         output.status
     );
     stderr
+}
+
+#[cfg(unix)]
+fn died_by_abort(status: ExitStatus) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    status.signal() == Some(libc::SIGABRT)
+}
+
+/// `std::process::abort` on Windows is a fast-fail: STATUS_STACK_BUFFER_OVERRUN.
+#[cfg(windows)]
+fn died_by_abort(status: ExitStatus) -> bool {
+    status.code() == Some(0xC000_0409_u32 as i32)
 }
 
 fn in_child() -> bool {
@@ -64,12 +73,19 @@ fn guard_page_overflow_names_the_coroutine() {
         unreachable!("the overflow aborts the process");
     }
     let stderr = run_child("guard_page_overflow_names_the_coroutine");
-    assert!(stderr.contains("coroutine 'runaway-recursion' overflowed its stack of 65536 bytes"), "{stderr}");
+    assert!(
+        stderr.contains("coroutine 'runaway-recursion' overflowed its stack of 65536 bytes"),
+        "{stderr}"
+    );
     assert!(stderr.contains("guard page"), "{stderr}");
 }
 
+/// Not on Windows: it has no mapping budget, so pooled stacks there are
+/// always guarded.
+#[cfg(not(windows))]
 #[test]
 fn broken_canary_on_an_unguarded_stack_is_reported() {
+    use spindle_coro::{Coroutine, StackPool};
     if in_child() {
         // Use up the guard-page budget so the pool carves stacks from slabs.
         let mut guarded = Vec::new();
@@ -86,12 +102,17 @@ fn broken_canary_on_an_unguarded_stack_is_reported() {
         unreachable!("the broken canary aborts the process");
     }
     let stderr = run_child("broken_canary_on_an_unguarded_stack_is_reported");
-    assert!(stderr.contains("coroutine 'slab-overflow' overflowed its stack of 16384 bytes"), "{stderr}");
+    assert!(
+        stderr.contains("coroutine 'slab-overflow' overflowed its stack of 16384 bytes"),
+        "{stderr}"
+    );
     assert!(stderr.contains("canary"), "{stderr}");
 }
 
+#[cfg(unix)]
 #[test]
 fn an_ordinary_segfault_is_not_blamed_on_a_coroutine() {
+    use spindle_coro::Coroutine;
     if in_child() {
         let _co = Coroutine::<(), (), ()>::new(|_, ()| ()); // installs the handler
         // SAFETY: none; this child exists to crash. Address 8 is never mapped.
@@ -99,7 +120,11 @@ fn an_ordinary_segfault_is_not_blamed_on_a_coroutine() {
         unreachable!();
     }
     let output = Command::new(std::env::current_exe().unwrap())
-        .args(["an_ordinary_segfault_is_not_blamed_on_a_coroutine", "--exact", "--nocapture"])
+        .args([
+            "an_ordinary_segfault_is_not_blamed_on_a_coroutine",
+            "--exact",
+            "--nocapture",
+        ])
         .env(CHILD, "1")
         .output()
         .unwrap();
@@ -108,6 +133,7 @@ fn an_ordinary_segfault_is_not_blamed_on_a_coroutine() {
     assert!(!stderr.contains("overflowed"), "{stderr}");
     // Under ASAN or TSAN the sanitizer reports the fault and exits instead.
     if !cfg!(any(spindle_asan, spindle_tsan)) {
+        use std::os::unix::process::ExitStatusExt;
         assert_eq!(output.status.signal(), Some(libc::SIGSEGV), "{stderr}");
     }
 }

@@ -91,7 +91,9 @@ impl Inner {
     #[inline(always)]
     pub(crate) unsafe fn before_finish(&self, _: &Resume) {
         // SAFETY: the bounds are the resumer's; null frees our fake stack.
-        unsafe { __sanitizer_start_switch_fiber(ptr::null_mut(), self.bottom.get(), self.size.get()) };
+        unsafe {
+            __sanitizer_start_switch_fiber(ptr::null_mut(), self.bottom.get(), self.size.get())
+        };
     }
 
     /// # Safety

@@ -103,24 +103,24 @@ impl DefaultStack {
     }
 }
 
-/// Maps `size` usable bytes above one guard page and registers the guard
-/// with the overflow reporter. Returns the mapping and its length.
+/// Maps `size` usable bytes above a guard and registers the guard with
+/// the overflow reporter. Returns the mapping and its length.
 fn map_guarded(size: usize) -> Result<(NonNull<u8>, usize), StackError> {
-    let page = os::page_size();
+    let guard = os::guard_size();
     let usable = round_to_pages(size)?;
     let len = usable
-        .checked_add(page)
+        .checked_add(guard)
         .ok_or(StackError::too_large(size))?;
     let mapping = os::map(len)?;
-    // SAFETY: the first page of a mapping we just made and nobody uses.
-    if let Err(e) = unsafe { os::protect_guard(mapping, page) } {
+    // SAFETY: the lowest pages of a mapping we just made and nobody uses.
+    if let Err(e) = unsafe { os::protect_guard(mapping, guard) } {
         // SAFETY: the whole fresh mapping, unused.
         unsafe { os::unmap(mapping, len) };
         return Err(e);
     }
     overflow::register_guard(
         mapping.as_ptr() as usize,
-        page,
+        guard,
         mapping.as_ptr() as usize + len,
     );
     Ok((mapping, len))
@@ -145,7 +145,7 @@ unsafe impl Stack for DefaultStack {
     }
     fn limit(&self) -> NonNull<u8> {
         // SAFETY: inside our mapping.
-        unsafe { self.mapping.add(os::page_size()) }
+        unsafe { self.mapping.add(os::guard_size()) }
     }
     fn allocation_base(&self) -> NonNull<u8> {
         self.mapping

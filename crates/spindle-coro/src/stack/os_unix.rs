@@ -22,6 +22,12 @@ pub(crate) fn page_size() -> usize {
     }
 }
 
+/// Bytes of guard below each guarded stack: one page, enough for a fault.
+#[inline]
+pub(crate) fn guard_size() -> usize {
+    page_size()
+}
+
 /// How many memory mappings the kernel lets this process hold.
 pub(crate) fn mapping_limit() -> usize {
     static LIMIT: OnceLock<usize> = OnceLock::new();

@@ -44,6 +44,14 @@ pub(crate) fn page_size() -> usize {
     })
 }
 
+/// Bytes of guard below each guarded stack: three pages, because Windows
+/// (and wine) will not raise a stack overflow into the lowest page of a
+/// reservation; the pages above it give the exception record and the
+/// handler room to run.
+pub(crate) fn guard_size() -> usize {
+    3 * page_size()
+}
+
 /// How many separate mappings the system lets this process hold: Windows
 /// has no `vm.max_map_count`, only the address space limits it.
 pub(crate) fn mapping_limit() -> usize {

@@ -51,7 +51,15 @@ fn callee_saved_registers_survive_a_switch() {
     let arg = std::ptr::from_mut(&mut co).cast();
     // SAFETY: `resume_it` takes the coroutine we pass.
     let resumer_saw = unsafe { call_with_pattern(RESUMER, resume_it, arg) };
-    assert_eq!(resumer_saw, Registers::pattern(RESUMER), "resumer's registers");
+    assert_eq!(
+        resumer_saw,
+        Registers::pattern(RESUMER),
+        "resumer's registers"
+    );
     let coroutine_saw = co.resume(()).as_return().unwrap();
-    assert_eq!(coroutine_saw, Registers::pattern(COROUTINE), "coroutine's registers");
+    assert_eq!(
+        coroutine_saw,
+        Registers::pattern(COROUTINE),
+        "coroutine's registers"
+    );
 }

@@ -12,7 +12,9 @@ impl Registers {
     /// What `call_with_pattern(seed, ..)` loads: rbx = seed + 1, rbp =
     /// seed + 2, r12..r15 = seed + 3..6.
     pub(crate) fn pattern(seed: u64) -> Self {
-        Registers { general: std::array::from_fn(|i| seed + 1 + i as u64) }
+        Registers {
+            general: std::array::from_fn(|i| seed + 1 + i as u64),
+        }
     }
 }
 
@@ -21,7 +23,11 @@ impl Registers {
 ///
 /// # Safety
 /// `f(arg)` must be safe to call.
-pub(crate) unsafe fn call_with_pattern(seed: u64, f: extern "C" fn(*mut c_void), arg: *mut c_void) -> Registers {
+pub(crate) unsafe fn call_with_pattern(
+    seed: u64,
+    f: extern "C" fn(*mut c_void),
+    arg: *mut c_void,
+) -> Registers {
     let mut out = Registers { general: [0; 6] };
     // SAFETY: we save and restore rbx and rbp ourselves and declare every
     // other register we or the call touch; the stack stays 16-aligned.

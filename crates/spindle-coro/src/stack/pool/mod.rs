@@ -151,7 +151,10 @@ impl StackPool {
             self.guarded.fetch_add(1, Relaxed);
             // SAFETY: the end of the mapping we just made.
             let base = unsafe { mapping.add(len) };
-            return Ok(Raw { base, guarded: true });
+            return Ok(Raw {
+                base,
+                guarded: true,
+            });
         }
         let count = (SLAB_BYTES / size).max(1);
         let slab = os::map(count * size)?;
@@ -160,8 +163,12 @@ impl StackPool {
             // SAFETY: `i * size` is at most the length of the slab.
             unsafe { slab.add(i * size) }
         };
-        let mut stacks: Vec<Raw> =
-            (1..=count).map(|i| Raw { base: top_of(i), guarded: false }).collect();
+        let mut stacks: Vec<Raw> = (1..=count)
+            .map(|i| Raw {
+                base: top_of(i),
+                guarded: false,
+            })
+            .collect();
         // Hand out the top stack first: its neighbour below is another
         // stack of the slab, so a small overflow lands in pool memory.
         let first = stacks.pop().expect("a slab holds at least one stack");
@@ -237,7 +244,7 @@ unsafe impl Stack for PooledStack {
     }
     #[inline]
     fn allocation_base(&self) -> NonNull<u8> {
-        let guard = if self.guarded { os::page_size() } else { 0 };
+        let guard = if self.guarded { os::guard_size() } else { 0 };
         // SAFETY: the start of the stack's reservation.
         unsafe { self.limit().sub(guard) }
     }
