@@ -3,8 +3,9 @@
 //! Every backend provides the same five items, with the same meaning:
 //!
 //! - `TOP_RESERVED`: bytes at the top of every stack that the backend owns
-//!   (the link to the resumer, and on Windows the saved TEB fields). The
-//!   generic code places its own data below them.
+//!   (at least the link to the resumer's stack pointer, which unwinders
+//!   follow out of the coroutine). The generic code places its own data
+//!   below them.
 //! - `init_stack(bounds, sp, entry) -> sp`: writes the first frame of a fresh
 //!   stack below the 16-byte aligned address `sp`, so that the first `resume`
 //!   calls `entry(arg, base)` on the coroutine's stack.

@@ -43,12 +43,16 @@ const COROUTINE: u64 = 0x7000;
 
 #[test]
 fn callee_saved_registers_survive_a_switch() {
-    let mut co: Co = Coroutine::new(|s: &Suspender<(), ()>, ()| {
+    // Never dropped while suspended: that would unwind through the
+    // `extern "C"` frame of `suspend_it`, turning a failed assertion into
+    // an abort. The last resume below finishes it.
+    let mut co = std::mem::ManuallyDrop::new(Coroutine::new(|s: &Suspender<(), ()>, ()| {
         let arg = std::ptr::from_ref(s).cast_mut().cast();
         // SAFETY: `suspend_it` takes the suspender we pass.
         unsafe { call_with_pattern(COROUTINE, suspend_it, arg) }
-    });
-    let arg = std::ptr::from_mut(&mut co).cast();
+    }));
+    let co: &mut Co = &mut co;
+    let arg = std::ptr::from_mut(co).cast();
     // SAFETY: `resume_it` takes the coroutine we pass.
     let resumer_saw = unsafe { call_with_pattern(RESUMER, resume_it, arg) };
     assert_eq!(
