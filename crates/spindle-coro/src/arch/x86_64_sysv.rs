@@ -1,4 +1,4 @@
-//! Context switch for x86-64 System V (Linux, the BSDs, macOS).
+//! Context switch for x86-64 System V on ELF systems (Linux, the BSDs).
 //!
 //! Stack of a fresh coroutine, as `init_stack` leaves it:
 //!
@@ -23,20 +23,21 @@
 //! sp  ----> | continuation address     |  sp + 0
 //! ```
 //!
-//! 1. `resume` pushes rbp and rbx and `call`s through the coroutine's saved
-//!    sp, which points at the coroutine's continuation; the `call` pushes
-//!    the resumer's own continuation. The coroutine's sp travels in rdx.
-//! 2. Every continuation of a coroutine (and its trampoline) starts on the
-//!    resumer's stack: it stores that sp in the link slot, moves onto its
-//!    own stack past the continuation word, and pops its rbx and rbp.
-//! 3. `suspend` pushes rbp, rbx and its continuation, hands its sp back in
-//!    rdx, loads the link and `ret`s into the resumer, which pops rbx and
-//!    rbp. `finish` does the same with a null sp and nothing saved.
+//! 1. `resume` pushes rbp, rbx and the address of its continuation, stores
+//!    its sp in the link slot, loads the coroutine's sp, pops the
+//!    coroutine's continuation and jumps there.
+//! 2. `suspend` does the same the other way, handing its sp back in rdx;
+//!    `finish` hands back a null sp and saves nothing.
+//! 3. Every continuation pops rbx and rbp. The trampoline is jumped to the
+//!    same way and finds the entry function where rbx would be.
 //!
 //! Every other callee-saved register is declared clobbered, so the
-//! compiler saves only what is live. The `call`/`ret` pair keeps the CPU's
-//! return-stack predictor right; the `call` into the coroutine is
-//! predicted per resume site.
+//! compiler saves only what is live. Both directions `jmp` through a
+//! register rather than pairing a `call` with a `ret`: a coroutine usually
+//! returns from a few functions between a resume and its next suspend,
+//! and a `ret` that crosses stacks would leave the return-stack predictor
+//! off by one for all of them. Each jump site is predicted on its own by
+//! the branch target buffer.
 //!
 //! While the coroutine runs, the link slot holds the resumer's sp. The
 //! trampoline's CFI computes its caller's frame from it: CFA = [link] + 24,
@@ -56,10 +57,8 @@ global_asm!(
     ".type spindle_coro_trampoline_x86_64,@function",
     "spindle_coro_trampoline_x86_64:",
     ".cfi_startproc",
-    // Called by the first `resume`: rdi = its argument, rsi = base,
-    // rdx = our sp (pointing at this trampoline's address).
-    "mov [rsi - 16], rsp", // link slot := the resumer's sp
-    "lea rsp, [rdx + 8]",  // onto our stack: [rsp] = entry fn, 16-aligned
+    // Jumped to by the first `resume`: rdi = its argument, rsi = base,
+    // rsp = sp_start - 16 (16-aligned, [rsp] = entry fn).
     "lea rbp, [rsi - 16]", // rbp -> link slot; callees preserve it.
     // CFA = [rbp] + 24: DW_CFA_def_cfa_expression, 5 bytes:
     // DW_OP_breg6 (rbp) 0, DW_OP_deref, DW_OP_plus_uconst 24.
@@ -114,8 +113,14 @@ pub(crate) unsafe fn resume(arg: usize, sp: *mut u8, base: *mut u8) -> (usize, *
         asm!(
             "push rbp",
             "push rbx",
-            "call [rdx]", // into the coroutine's continuation (step 1)
-            "pop rbx",    // back: rdi = arg, rdx = its sp or 0
+            "lea rax, [rip + 2f]",
+            "push rax",            // our continuation
+            "mov [rsi - 16], rsp", // link slot := our sp
+            "mov rsp, rdx",        // onto the coroutine's stack
+            "pop rax",
+            "jmp rax",             // its continuation (or the trampoline)
+            "2:",                  // back: rdi = arg, rdx = its sp or 0
+            "pop rbx",
             "pop rbp",
             inout("rdi") arg => out_arg,
             inout("rsi") base => _,
@@ -144,10 +149,9 @@ pub(crate) unsafe fn suspend(arg: usize, base: *mut u8) -> usize {
             "push rax",            // our continuation
             "mov rdx, rsp",        // our sp, for the resumer
             "mov rsp, [rsi - 16]", // the resumer's stack, at its continuation
-            "ret",                 // pairs with the resumer's `call`
-            "2:",                  // resumed, on the resumer's stack (step 2)
-            "mov [rsi - 16], rsp", // link slot := the resumer's sp
-            "lea rsp, [rdx + 8]",  // back onto our stack
+            "pop rax",
+            "jmp rax",
+            "2:",                  // resumed: rdi = arg, rsi = base
             "pop rbx",
             "pop rbp",
             inout("rdi") arg => in_arg,
@@ -171,7 +175,8 @@ pub(crate) unsafe fn finish(arg: usize, base: *mut u8) -> ! {
         asm!(
             "mov rsp, [rsi - 16]",
             "xor edx, edx", // sp = null: finished
-            "ret",          // pairs with the resumer's `call`
+            "pop rax",
+            "jmp rax",
             in("rdi") arg,
             in("rsi") base,
             options(noreturn),
