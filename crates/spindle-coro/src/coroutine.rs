@@ -52,6 +52,17 @@ impl<Y, R> CoroutineResult<Y, R> {
 /// - A coroutine is not `Send`: its function may hold references to
 ///   thread-locals, which must not change under it (see the crate docs).
 ///
+/// The function, the input type and the stack are `'static`: a suspended
+/// coroutine may be leaked with its frames alive, so nothing they borrow
+/// may ever end.
+///
+/// ```compile_fail
+/// use spindle_coro::Coroutine;
+/// let text = String::from("borrowed");
+/// let mut co = Coroutine::<&str, (), ()>::new(|_, s| println!("{s}"));
+/// co.resume(&text); // error: `text` does not live long enough
+/// ```
+///
 /// # Examples
 /// ```
 /// use spindle_coro::{Coroutine, CoroutineResult};
@@ -81,7 +92,9 @@ pub struct Coroutine<Input, Yield, Return, S: Stack = PooledStack> {
 }
 
 /// Variance of a function from `I` to `Y` and `R`; neither `Send` nor `Sync`.
-type Marker<I, Y, R> = PhantomData<(fn(I) -> Y, fn() -> R, *mut ())>;
+///
+/// Invariant in `I`: a coroutine may hold an input across suspensions.
+type Marker<I, Y, R> = PhantomData<(fn(I) -> I, fn() -> (Y, R), *mut ())>;
 
 /// The handle a coroutine's function uses to suspend itself.
 pub struct Suspender<Input, Yield> {
@@ -91,6 +104,8 @@ pub struct Suspender<Input, Yield> {
     canary: *const u64,
     /// The exchange area of the `resume` that is running us.
     transfer: Cell<*mut TransferHead<Input, Yield>>,
+    /// Set when a drop asked this coroutine to unwind.
+    unwinding: Cell<bool>,
     sanitizer: sanitizer::Inner,
     _marker: PhantomData<*mut ()>,
 }
@@ -139,6 +154,7 @@ impl Builder {
     /// left.
     pub fn spawn<I, Y, R, F>(self, f: F) -> Result<Coroutine<I, Y, R>, StackError>
     where
+        I: 'static,
         F: FnOnce(&Suspender<I, Y>, I) -> R + 'static,
     {
         let stack = StackPool::global().take(self.stack_size.unwrap_or(DEFAULT_STACK_SIZE))?;
@@ -156,14 +172,15 @@ impl Builder {
         f: F,
     ) -> Result<Coroutine<I, Y, R, S>, StackError>
     where
-        S: Stack,
+        I: 'static,
+        S: Stack + 'static,
         F: FnOnce(&Suspender<I, Y>, I) -> R + 'static,
     {
         Coroutine::create(stack, self.name.as_deref(), f)
     }
 }
 
-impl<I, Y, R> Coroutine<I, Y, R> {
+impl<I: 'static, Y, R> Coroutine<I, Y, R> {
     /// Creates a coroutine that runs `f` on a pooled stack of
     /// [`DEFAULT_STACK_SIZE`]. Nothing runs until the first `resume`, whose
     /// input becomes `f`'s second argument.
@@ -186,7 +203,12 @@ impl<I, Y, R> Coroutine<I, Y, R> {
     }
 }
 
-impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
+/// Why every constructor asks for `'static`: a suspended coroutine can be
+/// leaked (`mem::forget`) with live frames on its stack, which then never
+/// end. Whatever those frames borrow (through the function, an input, or
+/// the stack memory itself) must therefore be borrowed forever, or a
+/// `std::thread::scope` inside the coroutine could outlive its data.
+impl<I: 'static, Y, R, S: Stack + 'static> Coroutine<I, Y, R, S> {
     /// Creates a coroutine that runs `f` on `stack`.
     ///
     /// # Errors
@@ -198,18 +220,17 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
         Self::create(stack, None, f)
     }
 
-    /// Creates the coroutine without requiring `F: 'static`.
-    ///
-    /// The caller must not let the coroutine outlive what `F` borrows: the
-    /// type does not carry `F`'s lifetime ([`Generator`](crate::Generator)
-    /// carries it for itself).
     #[inline]
     pub(crate) fn create<F>(stack: S, name: Option<&str>, f: F) -> Result<Self, StackError>
     where
-        F: FnOnce(&Suspender<I, Y>, I) -> R,
+        F: FnOnce(&Suspender<I, Y>, I) -> R + 'static,
     {
         let bounds = bounds(&stack);
-        let (top, size) = (bounds.base as usize, stack.size());
+        // Not `stack.size()`: the trait's contract is about base and limit.
+        let (top, size) = (
+            bounds.base as usize,
+            bounds.base as usize - bounds.limit as usize,
+        );
         let f_place = closure_place::<F>(bounds.base);
         // The first frame goes under the function, 16-byte aligned.
         let sp_start = (f_place as usize & !15) as *mut u8;
@@ -242,7 +263,9 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
             _marker: PhantomData,
         })
     }
+}
 
+impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
     /// Runs the coroutine until it suspends or returns.
     ///
     /// The first `resume` starts the function with `input`; later ones make
@@ -293,6 +316,7 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
             head: TransferHead {
                 input,
                 yielded: MaybeUninit::uninit(),
+                resumer_panicking: std::thread::panicking(),
                 sanitizer: sanitizer::Resume::new(),
             },
             ended: MaybeUninit::uninit(),
@@ -325,37 +349,58 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
 impl<I, Y, R, S: Stack> Drop for Coroutine<I, Y, R, S> {
     #[inline]
     fn drop(&mut self) {
-        if self.stop() {
-            // SAFETY: dropped once, here, and never used again.
-            unsafe { ManuallyDrop::drop(&mut self.stack) };
+        let stopped = match self.sp.is_null() {
+            true => Stopped::Clean,
+            false => self.stop_unfinished(),
+        };
+        if let Stopped::Leak = stopped {
+            return;
+        }
+        // SAFETY: the header `create` wrote; the coroutine does not run.
+        unsafe { Header::retire(self.stack.base().as_ptr()) };
+        // SAFETY: dropped once, here, and never used again; the stack has
+        // no live frames (the coroutine finished, never started, or was
+        // unwound).
+        unsafe { ManuallyDrop::drop(&mut self.stack) };
+        if let Stopped::Panicked(payload) = stopped {
+            panic::resume_unwind(payload);
         }
     }
 }
 
-impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
-    /// Ends the coroutine for a drop; false if its stack must be leaked.
-    #[inline]
-    fn stop(&mut self) -> bool {
-        if self.sp.is_null() {
-            return true;
-        }
-        self.stop_unfinished()
-    }
+/// How a drop ended a coroutine that had not finished.
+enum Stopped {
+    /// No frames are left on the stack.
+    Clean,
+    /// No frames are left, but a destructor panicked: resume it once the
+    /// stack is back.
+    Panicked(Box<dyn Any + Send>),
+    /// Frames are left that can never end: the stack must not be reused.
+    /// (Sound to leak: everything a coroutine holds is `'static`.)
+    Leak,
+}
 
+impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
     #[cold]
-    fn stop_unfinished(&mut self) -> bool {
+    fn stop_unfinished(&mut self) -> Stopped {
         if !self.is_started() {
+            let base = self.stack.base().as_ptr();
+            let drop_unstarted = self.drop_unstarted;
             // SAFETY: `create` wrote the function there and nothing took it.
-            unsafe { (self.drop_unstarted)(self.stack.base().as_ptr()) };
-            return true;
+            let dropped = panic::catch_unwind(|| unsafe { drop_unstarted(base) });
+            return dropped.map_or_else(Stopped::Panicked, |()| Stopped::Clean);
+        }
+        if cfg!(panic = "abort") {
+            // Without unwinding, the frames cannot be ended.
+            return Stopped::Leak;
         }
         match self.switch(Inbound::Unwind) {
-            Outbound::Unwound | Outbound::Return(_) => true,
-            Outbound::Panic(payload) if !std::thread::panicking() => panic::resume_unwind(payload),
-            Outbound::Panic(_) => true,
-            // The function caught the unwind and suspended again: its
-            // frames are live, so the stack must never be reused.
-            Outbound::Yield(_) => false,
+            Outbound::Unwound | Outbound::Return(_) => Stopped::Clean,
+            Outbound::Panic(payload) if !std::thread::panicking() => Stopped::Panicked(payload),
+            Outbound::Panic(_) => Stopped::Clean,
+            Outbound::Yield(_) => {
+                unreachable!("`suspend` aborts rather than suspend while unwinding")
+            }
         }
     }
 }
@@ -371,6 +416,12 @@ impl<I, Y> Suspender<I, Y> {
     pub fn suspend(&self, value: Y) -> I {
         // SAFETY: the canary, if any, belongs to our stack at `base`.
         unsafe { overflow::check_canary(self.canary, self.base) };
+        // SAFETY: the exchange area is alive while we run.
+        if std::thread::panicking() && !unsafe { (*self.transfer.get()).resumer_panicking }
+            || self.unwinding.get()
+        {
+            suspend_while_unwinding();
+        }
         // SAFETY: `transfer` is the exchange area of the resume that runs
         // us, alive while we run; we write our value, then switch.
         let next = unsafe {
@@ -386,9 +437,23 @@ impl<I, Y> Suspender<I, Y> {
         };
         match next {
             Inbound::Resume(input) => input,
-            Inbound::Unwind => panic::resume_unwind(Box::new(ForcedUnwind)),
+            Inbound::Unwind => {
+                self.unwinding.set(true);
+                panic::resume_unwind(Box::new(ForcedUnwind))
+            }
         }
     }
+}
+
+/// A destructor suspended the coroutine while its stack was unwinding.
+/// Its frames could then never finish unwinding, and the thread would
+/// count as panicking for the rest of its life, so this is fatal.
+#[cold]
+fn suspend_while_unwinding() -> ! {
+    overflow::write_stderr(
+        b"spindle: a coroutine tried to suspend while unwinding its stack; aborting\n",
+    );
+    std::process::abort()
 }
 
 /// Bit 0 of a resume's argument: unwind rather than resume.
@@ -442,6 +507,9 @@ struct Transfer<I, Y, R> {
 struct TransferHead<I, Y> {
     input: MaybeUninit<I>,
     yielded: MaybeUninit<Y>,
+    /// Whether the thread was already unwinding when this resume began,
+    /// so that `suspend` can tell an unwind of its own.
+    resumer_panicking: bool,
     sanitizer: sanitizer::Resume,
 }
 
@@ -473,6 +541,7 @@ where
         base,
         canary,
         transfer: Cell::new(transfer.cast()),
+        unwinding: Cell::new(false),
         sanitizer: sanitizer::Inner::on_entry(),
         _marker: PhantomData,
     };

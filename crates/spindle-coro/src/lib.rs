@@ -17,7 +17,9 @@
 //! ```
 //!
 //! # What is in here
-//! - [`Coroutine`] and its [`Suspender`]; [`Generator`].
+//! - [`Coroutine`] and its [`Suspender`]; [`Generator`]. Their functions,
+//!   inputs and stacks are `'static`, because a suspended coroutine can be
+//!   leaked with its frames alive.
 //! - [`Stack`], the trait for a coroutine's memory, with the guarded
 //!   [`DefaultStack`](stack::DefaultStack) and the [`StackPool`] that
 //!   coroutines use unless given a stack. Running out of memory is a
@@ -25,6 +27,14 @@
 //! - The context switch, hand-written for x86-64 System V, x86-64
 //!   Microsoft and aarch64, with unwind information so that backtraces
 //!   taken inside a coroutine continue into the code that resumed it.
+//!
+//! # What a switch preserves
+//! Every register the platform's calling convention calls callee-saved,
+//! plus, on Windows, the MXCSR and x87 control words and the TEB's stack
+//! fields. On System V and aarch64 the floating-point control state
+//! (MXCSR, x87 control word, FPCR) is not switched, as in the C
+//! libraries' own coroutines: a coroutine that changes the rounding mode
+//! changes it for its resumer too.
 //!
 //! # Stack overflow
 //! A coroutine that runs into its stack's guard page is reported on

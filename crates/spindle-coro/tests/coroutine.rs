@@ -112,6 +112,25 @@ fn dropping_an_unstarted_coroutine_drops_its_function() {
     assert_eq!(drops.get(), 1);
 }
 
+struct PanicOnDrop;
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("panic in drop");
+    }
+}
+
+#[test]
+fn a_panicking_destructor_still_gives_the_stack_back() {
+    let guard = PanicOnDrop;
+    let co = Coroutine::<(), (), ()>::new(move |_, ()| drop(guard));
+    let base = co.stack().base();
+    let err = panic::catch_unwind(AssertUnwindSafe(|| drop(co))).unwrap_err();
+    assert_eq!(err.downcast_ref::<&str>(), Some(&"panic in drop"));
+    // The pool hands the same stack out again: it was returned.
+    let again = Coroutine::<(), (), ()>::new(|_, ()| ());
+    assert_eq!(again.stack().base(), base);
+}
+
 #[test]
 fn a_coroutine_that_swallows_the_unwind_still_gets_dropped() {
     let mut co = Coroutine::<(), (), &str>::new(|s, ()| {
@@ -141,10 +160,10 @@ fn generator_is_an_iterator() {
         [0, 1, 1, 2, 3, 5, 8, 13, 21, 34]
     );
 
-    let words = ["a", "b", "c"];
-    let mut borrowed = Generator::scoped(|out| words.iter().for_each(|w| out.give(*w)));
-    assert_eq!(borrowed.by_ref().collect::<String>(), "abc");
-    assert_eq!(borrowed.next(), None);
+    let words = ["a", "b", "c"].map(String::from);
+    let mut owned = Generator::new(move |out| words.into_iter().for_each(|w| out.give(w)));
+    assert_eq!(owned.by_ref().collect::<String>(), "abc");
+    assert_eq!(owned.next(), None);
 }
 
 #[test]

@@ -83,12 +83,12 @@ use core::arch::{asm, global_asm};
 pub(crate) const TOP_RESERVED: usize = 16;
 
 global_asm!(
-    ".pushsection .text.spindle_coro_trampoline_aarch64,\"ax\",%progbits",
+    ".pushsection .text.spindle_coro_0_1_trampoline_aarch64,\"ax\",%progbits",
     ".balign 4",
-    ".globl spindle_coro_trampoline_aarch64",
-    ".hidden spindle_coro_trampoline_aarch64",
-    ".type spindle_coro_trampoline_aarch64,%function",
-    "spindle_coro_trampoline_aarch64:",
+    ".globl spindle_coro_0_1_trampoline_aarch64",
+    ".hidden spindle_coro_0_1_trampoline_aarch64",
+    ".type spindle_coro_0_1_trampoline_aarch64,%function",
+    "spindle_coro_0_1_trampoline_aarch64:",
     ".cfi_startproc",
     // On entry (from `resume`): sp = sp_start, x0 = first resume argument,
     // x1 = base, x19 = entry fn, x29 = base - 16 (the link slot).
@@ -101,12 +101,12 @@ global_asm!(
     "blr x19",              // entry(arg = x0, base = x1); never returns.
     "brk #0",               // unreachable
     ".cfi_endproc",
-    ".size spindle_coro_trampoline_aarch64, . - spindle_coro_trampoline_aarch64",
+    ".size spindle_coro_0_1_trampoline_aarch64, . - spindle_coro_0_1_trampoline_aarch64",
     ".popsection",
 );
 
 unsafe extern "C" {
-    fn spindle_coro_trampoline_aarch64();
+    fn spindle_coro_0_1_trampoline_aarch64();
 }
 
 /// Writes the first frame below `sp` and clears the word at `base - 8`.
@@ -125,7 +125,7 @@ pub(crate) unsafe fn init_stack(bounds: &Bounds, sp: *mut u8, entry: EntryFn) ->
         sp.sub(1).write(0);
         sp.sub(2).write(entry as *const () as usize);
         sp.sub(3)
-            .write(spindle_coro_trampoline_aarch64 as *const () as usize);
+            .write(spindle_coro_0_1_trampoline_aarch64 as *const () as usize);
         sp.sub(4).write(base.sub(2) as usize);
         sp.sub(4).cast()
     }

@@ -50,12 +50,12 @@ use core::arch::{asm, global_asm};
 pub(crate) const TOP_RESERVED: usize = 16;
 
 global_asm!(
-    ".pushsection .text.spindle_coro_trampoline_x86_64,\"ax\",@progbits",
+    ".pushsection .text.spindle_coro_0_1_trampoline_x86_64,\"ax\",@progbits",
     ".balign 16",
-    ".globl spindle_coro_trampoline_x86_64",
-    ".hidden spindle_coro_trampoline_x86_64",
-    ".type spindle_coro_trampoline_x86_64,@function",
-    "spindle_coro_trampoline_x86_64:",
+    ".globl spindle_coro_0_1_trampoline_x86_64",
+    ".hidden spindle_coro_0_1_trampoline_x86_64",
+    ".type spindle_coro_0_1_trampoline_x86_64,@function",
+    "spindle_coro_0_1_trampoline_x86_64:",
     ".cfi_startproc",
     // Jumped to by the first `resume`: rdi = its argument, rsi = base,
     // rsp = sp_start - 16 (16-aligned, [rsp] = entry fn).
@@ -69,12 +69,12 @@ global_asm!(
     "call [rsp]", // entry(arg = rdi, base = rsi); never returns.
     "ud2",
     ".cfi_endproc",
-    ".size spindle_coro_trampoline_x86_64, . - spindle_coro_trampoline_x86_64",
+    ".size spindle_coro_0_1_trampoline_x86_64, . - spindle_coro_0_1_trampoline_x86_64",
     ".popsection",
 );
 
 unsafe extern "C" {
-    fn spindle_coro_trampoline_x86_64();
+    fn spindle_coro_0_1_trampoline_x86_64();
 }
 
 /// Writes the first frame below `sp`.
@@ -92,7 +92,7 @@ pub(crate) unsafe fn init_stack(bounds: &Bounds, sp: *mut u8, entry: EntryFn) ->
         sp.sub(1).write(0);
         sp.sub(2).write(entry as *const () as usize);
         sp.sub(3)
-            .write(spindle_coro_trampoline_x86_64 as *const () as usize);
+            .write(spindle_coro_0_1_trampoline_x86_64 as *const () as usize);
         sp.sub(3).cast()
     }
 }

@@ -98,7 +98,7 @@
 //! The trampoline's codes say: frame register rbp (which it points at the
 //! record, and every callee preserves), then `UWOP_PUSH_MACHFRAME`, which
 //! loads RIP from `[record]` and RSP from `[record + 24]`, the link. RIP is
-//! the body of `spindle_coro_resumer_frame_x86_64_windows`, a function that
+//! the body of `spindle_coro_0_1_resumer_frame_x86_64_windows`, a function that
 //! never runs: its prologue is the second half of the switch frame's
 //! pushes, so its unwind codes (skip 48 bytes, pop rbx, pop rbp, return)
 //! take the unwinder from the resumer's saved sp to the continuation of
@@ -129,13 +129,13 @@ pub(crate) const TOP_RESERVED: usize = 48;
 global_asm!(
     ".text",
     ".balign 16",
-    ".globl spindle_coro_trampoline_x86_64_windows",
-    ".def spindle_coro_trampoline_x86_64_windows", // a COFF function symbol:
-    ".scl 2",                                      // external,
-    ".type 32",                                    // of type function
+    ".globl spindle_coro_0_1_trampoline_x86_64_windows",
+    ".def spindle_coro_0_1_trampoline_x86_64_windows", // a COFF function symbol:
+    ".scl 2",                                          // external,
+    ".type 32",                                        // of type function
     ".endef",
-    "spindle_coro_trampoline_x86_64_windows:",
-    ".seh_proc spindle_coro_trampoline_x86_64_windows",
+    "spindle_coro_0_1_trampoline_x86_64_windows:",
+    ".seh_proc spindle_coro_0_1_trampoline_x86_64_windows",
     // Entered by `resume`'s jmp with rsp = the fresh sp (8 mod 16),
     // rcx = first resume argument, rdx = base.
     ".seh_pushframe",       // unwinding ends with RIP = [rsp], RSP = [rsp + 24]...
@@ -158,13 +158,13 @@ global_asm!(
     ".seh_endproc",
     //
     ".balign 16",
-    ".globl spindle_coro_resumer_frame_x86_64_windows",
-    ".def spindle_coro_resumer_frame_x86_64_windows", // a COFF function symbol:
-    ".scl 2",                                         // external,
-    ".type 32",                                       // of type function
+    ".globl spindle_coro_0_1_resumer_frame_x86_64_windows",
+    ".def spindle_coro_0_1_resumer_frame_x86_64_windows", // a COFF function symbol:
+    ".scl 2",                                             // external,
+    ".type 32",                                           // of type function
     ".endef",
-    "spindle_coro_resumer_frame_x86_64_windows:",
-    ".seh_proc spindle_coro_resumer_frame_x86_64_windows",
+    "spindle_coro_0_1_resumer_frame_x86_64_windows:",
+    ".seh_proc spindle_coro_0_1_resumer_frame_x86_64_windows",
     // Never runs. Its prologue repeats the second half of the pushes of a
     // switch frame (the caller's "call" is `resume` pushing its
     // continuation), so its unwind codes undo them.
@@ -175,15 +175,15 @@ global_asm!(
     "sub rsp, 48",        // the five TEB words and MXCSR/x87 CW
     ".seh_stackalloc 48", // unwind: skip them
     ".seh_endprologue",
-    ".globl spindle_coro_resumed_at_x86_64_windows",
-    "spindle_coro_resumed_at_x86_64_windows:", // the RIP of every record
-    "ud2",                                     // not reached
+    ".globl spindle_coro_0_1_resumed_at_x86_64_windows",
+    "spindle_coro_0_1_resumed_at_x86_64_windows:", // the RIP of every record
+    "ud2",                                         // not reached
     ".seh_endproc",
 );
 
 unsafe extern "C" {
-    fn spindle_coro_trampoline_x86_64_windows();
-    fn spindle_coro_resumed_at_x86_64_windows();
+    fn spindle_coro_0_1_trampoline_x86_64_windows();
+    fn spindle_coro_0_1_resumed_at_x86_64_windows();
 }
 
 /// Writes the record at the top of the stack and the first switch frame
@@ -196,8 +196,8 @@ unsafe extern "C" {
 pub(crate) unsafe fn init_stack(bounds: &Bounds, sp: *mut u8, entry: EntryFn) -> *mut u8 {
     let record = bounds.base.wrapping_sub(TOP_RESERVED).cast::<usize>();
     let frame = sp.wrapping_sub(72).cast::<usize>();
-    let resumed_at = spindle_coro_resumed_at_x86_64_windows as *const () as usize;
-    let trampoline = spindle_coro_trampoline_x86_64_windows as *const () as usize;
+    let resumed_at = spindle_coro_0_1_resumed_at_x86_64_windows as *const () as usize;
+    let trampoline = spindle_coro_0_1_trampoline_x86_64_windows as *const () as usize;
     // SAFETY: the caller guarantees the six words of the record and the
     // nine words of the frame are ours; both are 8-aligned.
     unsafe {

@@ -5,7 +5,7 @@
 use super::{registry, report};
 use core::cell::Cell;
 use core::mem::MaybeUninit;
-use std::sync::OnceLock;
+use std::sync::{Once, OnceLock};
 
 /// The actions that were installed before ours, for SIGSEGV and SIGBUS.
 static PREVIOUS: OnceLock<[libc::sigaction; 2]> = OnceLock::new();
@@ -27,28 +27,37 @@ pub(crate) fn ensure_handler() {
 
 #[cold]
 fn install_on_this_thread() {
-    PREVIOUS.get_or_init(install);
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        // Publish the previous actions before ours can run, so a fault on
+        // another thread always finds where to forward.
+        let previous = SIGNALS.map(|signal| {
+            // SAFETY: a zeroed sigaction is a valid out-parameter.
+            let mut old = unsafe { zeroed::<libc::sigaction>() };
+            // SAFETY: querying only; `old` is a valid out-pointer.
+            unsafe { libc::sigaction(signal, core::ptr::null(), &mut old) };
+            old
+        });
+        let _ = PREVIOUS.set(previous);
+        for signal in SIGNALS {
+            // SAFETY: zeroed is a valid sigaction, filled in below.
+            let mut new = unsafe { zeroed::<libc::sigaction>() };
+            new.sa_sigaction = on_fault as *const () as usize;
+            new.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+            // SAFETY: a valid action whose handler has the SA_SIGINFO
+            // signature.
+            unsafe { libc::sigaction(signal, &new, core::ptr::null_mut()) };
+        }
+    });
     ensure_alt_stack();
     READY.set(true);
-}
-
-fn install() -> [libc::sigaction; 2] {
-    SIGNALS.map(|signal| {
-        let mut new: libc::sigaction = unsafe_zeroed();
-        new.sa_sigaction = on_fault as *const () as usize;
-        new.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
-        let mut old = unsafe_zeroed::<libc::sigaction>();
-        // SAFETY: valid pointers to sigaction structs; the handler is an
-        // `extern "C"` function of the right signature.
-        unsafe { libc::sigaction(signal, &new, &mut old) };
-        old
-    })
 }
 
 /// Threads started by Rust's std already have an alternate stack; others
 /// (started from C, say) get one that lives as long as the thread.
 fn ensure_alt_stack() {
-    let mut current = unsafe_zeroed::<libc::stack_t>();
+    // SAFETY: a zeroed stack_t is a valid out-parameter.
+    let mut current = unsafe { zeroed::<libc::stack_t>() };
     // SAFETY: querying only; `current` is a valid out-pointer.
     unsafe { libc::sigaltstack(core::ptr::null(), &mut current) };
     if current.ss_flags & libc::SS_DISABLE == 0 {
@@ -64,7 +73,7 @@ fn ensure_alt_stack() {
         ss_size: memory.size(),
     };
     // The thread may use the alternate stack until it exits, so the memory
-    // is never given back.
+    // is never given back (64 KiB per thread that did not come from std).
     core::mem::forget(memory);
     // SAFETY: `stack` describes memory that stays valid forever.
     unsafe { libc::sigaltstack(&stack, core::ptr::null_mut()) };
@@ -78,7 +87,8 @@ extern "C" fn on_fault(
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
     if let Some((base, limit)) = registry::find(addr) {
-        // SAFETY: registered stacks carry the header of their coroutine.
+        // SAFETY: a registered stack's top is mapped memory; `report`
+        // checks the header's magic before it trusts anything else.
         unsafe { report(base as *mut u8, limit, "guard page hit") };
     }
     forward(signal, info, context);
@@ -88,7 +98,7 @@ extern "C" fn on_fault(
 fn forward(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
     let index = SIGNALS.iter().position(|&s| s == signal).unwrap_or(0);
     let Some(previous) = PREVIOUS.get().map(|p| p[index]) else {
-        return;
+        return; // not installed yet: nothing of ours can have faulted
     };
     match previous.sa_sigaction {
         libc::SIG_DFL | libc::SIG_IGN => {
@@ -118,9 +128,11 @@ pub(crate) fn write_stderr(bytes: &[u8]) {
     unsafe { libc::write(libc::STDERR_FILENO, bytes.as_ptr().cast(), bytes.len()) };
 }
 
-/// A zeroed C struct (all of the ones used here are valid when zeroed).
-fn unsafe_zeroed<T: Copy>() -> T {
-    // SAFETY: only used for libc's plain C structs, for which all-zero is
-    // a valid value.
+/// A zeroed C struct.
+///
+/// # Safety
+/// All-zero bytes are a valid `T` (true of libc's plain C structs).
+unsafe fn zeroed<T>() -> T {
+    // SAFETY: forwarded from the caller.
     unsafe { MaybeUninit::zeroed().assume_init() }
 }

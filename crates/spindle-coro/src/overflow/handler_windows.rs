@@ -77,7 +77,8 @@ unsafe extern "system" fn on_exception(info: *mut EXCEPTION_POINTERS) -> i32 {
         return EXCEPTION_CONTINUE_SEARCH;
     };
     if let Some((base, limit)) = registry::find(addr) {
-        // SAFETY: registered stacks carry the header of their coroutine.
+        // SAFETY: a registered stack's top is mapped memory; `report`
+        // checks the header's magic before it trusts anything else.
         unsafe { report(base as *mut u8, limit, "guard page hit") };
     }
     EXCEPTION_CONTINUE_SEARCH

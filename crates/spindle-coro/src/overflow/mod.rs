@@ -10,7 +10,7 @@
 
 mod registry;
 
-pub(crate) use registry::{register_guard, unregister_guard};
+pub(crate) use registry::{CAPACITY as GUARD_CAPACITY, register_guard, unregister_guard};
 
 cfg_if::cfg_if! {
     if #[cfg(unix)] {
@@ -27,6 +27,9 @@ cfg_if::cfg_if! {
 use crate::arch::TOP_RESERVED;
 use core::fmt::{self, Write};
 
+/// Marks a live coroutine's header.
+const MAGIC: u64 = 0x636f_726f_7574_696e; // "coroutin"
+
 /// The word at the limit of an unguarded stack; if it changes, the stack
 /// overflowed.
 pub(crate) const CANARY: u64 = 0x5350_494e_444c_4521; // "SPINDLE!"
@@ -36,6 +39,9 @@ const NAME_MAX: usize = 48;
 /// What a coroutine keeps at the top of its stack, under the arch area.
 #[repr(C)]
 pub(crate) struct Header {
+    /// [`MAGIC`] while a coroutine owns the stack, so a fault report never
+    /// trusts a stale or absent header.
+    magic: u64,
     /// The canary of an unguarded stack, null for a guarded one.
     canary: *const u64,
     /// Set by the coroutine's first instruction of Rust, so the owner
@@ -66,6 +72,7 @@ impl Header {
         // Field by field, so an unnamed coroutine writes no name bytes.
         unsafe {
             let header = Self::place(base);
+            (&raw mut (*header).magic).write(MAGIC);
             (&raw mut (*header).canary).write(canary);
             (&raw mut (*header).started).write(false);
             (&raw mut (*header).name_len).write(len);
@@ -82,6 +89,16 @@ impl Header {
     unsafe fn place(base: *mut u8) -> *mut Header {
         // SAFETY: the caller guarantees the memory below `base`.
         unsafe { base.sub(TOP_RESERVED + Self::SIZE).cast() }
+    }
+
+    /// Marks the stack at `base` as no longer holding a coroutine.
+    ///
+    /// # Safety
+    /// A header was written there; the coroutine is not running.
+    #[inline]
+    pub(crate) unsafe fn retire(base: *mut u8) {
+        // SAFETY: forwarded from the caller.
+        unsafe { (&raw mut (*Self::place(base)).magic).write(0) };
     }
 
     /// Marks the coroutine on the stack at `base` started; returns its
@@ -117,14 +134,18 @@ impl Header {
 }
 
 /// Reports that the coroutine on the stack `[limit, base)` overflowed, and
-/// aborts. Allocates nothing and takes no lock, so a signal handler may
-/// call it.
+/// aborts; returns only if no coroutine owns that stack. Allocates nothing
+/// and takes no lock, so a signal handler may call it.
 ///
 /// # Safety
-/// `base` is the top of a stack on which a coroutine wrote its [`Header`].
-pub(crate) unsafe fn report(base: *mut u8, limit: usize, how: &str) -> ! {
-    // SAFETY: the caller guarantees the header is there.
+/// `base` is the top of a stack: `[limit, base)` is mapped memory.
+pub(crate) unsafe fn report(base: *mut u8, limit: usize, how: &str) {
+    // SAFETY: the caller guarantees the memory; its words are plain data.
     let header = unsafe { &*Header::place(base) };
+    // SAFETY: as above.
+    if unsafe { (&raw const header.magic).read_volatile() } != MAGIC {
+        return;
+    }
     let mut buf = Buf {
         bytes: [0; 256],
         len: 0,
@@ -144,16 +165,35 @@ pub(crate) unsafe fn report(base: *mut u8, limit: usize, how: &str) -> ! {
     std::process::abort()
 }
 
-/// Aborts with a report if the canary of the stack at `base` is broken.
-/// Null `canary` means a guarded stack: nothing to check.
+/// Checks an unguarded stack on a switch out of its coroutine: aborts with
+/// a report if its canary is broken, or if the coroutine is below the
+/// stack's limit right now. Null `canary` means a guarded stack, whose
+/// guard page does the job: nothing to check.
+///
+/// This catches overflows that wrote the canary word or that are still
+/// deep at the switch; a frame that jumped over the canary without writing
+/// it and returned before the switch goes unnoticed, which is why pooled
+/// stacks are guarded while the mapping budget lasts.
 ///
 /// # Safety
 /// `canary` is null or the canary of the stack at `base`, which carries a
 /// [`Header`].
 #[inline(always)]
 pub(crate) unsafe fn check_canary(canary: *const u64, base: *mut u8) {
-    // SAFETY: the caller guarantees a non-null canary is readable.
-    if !canary.is_null() && unsafe { canary.read_volatile() } != CANARY {
+    if !canary.is_null() {
+        // SAFETY: forwarded.
+        unsafe { check_unguarded(canary, base) }
+    }
+}
+
+/// # Safety
+/// As [`check_canary`], with a non-null canary.
+#[inline(never)]
+unsafe fn check_unguarded(canary: *const u64, base: *mut u8) {
+    let here = 0u8;
+    let deep = (&raw const here).addr() < canary.addr();
+    // SAFETY: the caller guarantees the canary is readable.
+    if deep || unsafe { canary.read_volatile() } != CANARY {
         // SAFETY: forwarded.
         unsafe { canary_broken(canary, base) }
     }
@@ -162,14 +202,10 @@ pub(crate) unsafe fn check_canary(canary: *const u64, base: *mut u8) {
 #[cold]
 #[inline(never)]
 unsafe fn canary_broken(canary: *const u64, base: *mut u8) -> ! {
+    let how = "stack canary overwritten, no guard page";
     // SAFETY: forwarded from `check_canary`'s caller.
-    unsafe {
-        report(
-            base,
-            canary as usize,
-            "stack canary overwritten, no guard page",
-        )
-    }
+    unsafe { report(base, canary as usize, how) };
+    std::process::abort()
 }
 
 /// A fixed buffer for messages written where allocation is not allowed.

@@ -8,11 +8,14 @@
 //! 2. a reader takes `base` (Acquire) first and ignores the slot if it is 0;
 //! 3. unregister clears `base` first, then `end`, then frees `start`.
 //!
-//! A full table only loses the coroutine's name in an overflow report.
+//! A stack whose guard found no slot (only possible for `DefaultStack`s
+//! beyond the pool's limit) overflows with a plain SIGSEGV, unreported.
 
 use core::sync::atomic::{AtomicUsize, Ordering::*};
 
-const CAPACITY: usize = 1 << 15;
+/// Guards the table holds; the pool stops making guarded stacks before it
+/// fills up.
+pub(crate) const CAPACITY: usize = 1 << 15;
 
 struct Slot {
     start: AtomicUsize,

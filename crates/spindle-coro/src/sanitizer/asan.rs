@@ -44,9 +44,10 @@ impl Coroutine {
     #[inline(always)]
     pub(crate) unsafe fn before_resume<S: Stack>(&self, _: &Resume, stack: &S) -> *mut c_void {
         let mut fake = ptr::null_mut();
-        let bottom = stack.limit().as_ptr().cast_const().cast();
+        let (bottom, top) = (stack.limit().as_ptr(), stack.base().as_ptr());
+        let size = top as usize - bottom as usize;
         // SAFETY: valid out-pointer; the bounds are the target stack's.
-        unsafe { __sanitizer_start_switch_fiber(&mut fake, bottom, stack.size()) };
+        unsafe { __sanitizer_start_switch_fiber(&mut fake, bottom.cast_const().cast(), size) };
         fake
     }
 

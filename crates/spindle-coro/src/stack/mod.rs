@@ -47,8 +47,12 @@ pub const MIN_STACK_SIZE: usize = 16 * 1024;
 /// - `base()` is 16-byte aligned, `limit()` is 8-byte aligned and the two
 ///   are at least [`MIN_STACK_SIZE`] apart;
 /// - the answers of all methods never change;
-/// - if `is_guarded()` is true, the memory just below `limit()` faults on
-///   access, down to `allocation_base()`.
+/// - if `is_guarded()` is true, a stack that keeps growing below `limit()`
+///   faults before it leaves `[allocation_base(), base())` (with pages
+///   larger than the stack's size class there may be usable memory in
+///   between, which only delays the fault);
+/// - the memory is never used for anything else, even if the value is
+///   leaked rather than dropped (a leaked coroutine's frames stay on it).
 pub unsafe trait Stack {
     /// The top of the stack (highest address, exclusive): stacks grow down.
     fn base(&self) -> NonNull<u8>;
@@ -65,11 +69,6 @@ pub unsafe trait Stack {
     fn is_guarded(&self) -> bool {
         false
     }
-
-    /// The usable size in bytes.
-    fn size(&self) -> usize {
-        self.base().as_ptr() as usize - self.limit().as_ptr() as usize
-    }
 }
 
 /// A stack of its own mapping, with a guard page below it; unmapped on drop.
@@ -84,6 +83,11 @@ pub struct DefaultStack {
 }
 
 impl DefaultStack {
+    /// The usable size in bytes: `base - limit`.
+    pub fn size(&self) -> usize {
+        self.len - os::guard_size()
+    }
+
     /// Maps a stack of at least `size` usable bytes (rounded up to pages).
     ///
     /// # Errors

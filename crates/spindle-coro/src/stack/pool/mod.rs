@@ -24,6 +24,8 @@ const CLASSES: usize = 13;
 const BATCH: usize = 16;
 /// Mappings left to the rest of the program when guarded stacks stop.
 const MAPPINGS_KEPT_FREE: usize = 8192;
+/// Guard-registry slots left to `DefaultStack`s and alternate signal stacks.
+const GUARDS_KEPT_FREE: usize = 1024;
 /// Bytes of address space per slab of unguarded stacks.
 const SLAB_BYTES: usize = 4 << 20;
 
@@ -145,7 +147,8 @@ impl StackPool {
     /// Maps a new stack; slab siblings of it go to `spare`.
     fn take_fresh(&self, class: usize, spare: impl FnOnce(Vec<Raw>)) -> Result<Raw, StackError> {
         let size = class_size(class);
-        let limit = os::mapping_limit().saturating_sub(MAPPINGS_KEPT_FREE) / 2;
+        let budget = os::mapping_limit().saturating_sub(MAPPINGS_KEPT_FREE) / 2;
+        let limit = budget.min(crate::overflow::GUARD_CAPACITY - GUARDS_KEPT_FREE);
         if self.guarded.load(Relaxed) < limit {
             let (mapping, len) = map_guarded(size)?;
             self.guarded.fetch_add(1, Relaxed);
@@ -244,13 +247,24 @@ unsafe impl Stack for PooledStack {
     }
     #[inline]
     fn allocation_base(&self) -> NonNull<u8> {
-        let guard = if self.guarded { os::guard_size() } else { 0 };
-        // SAFETY: the start of the stack's reservation.
-        unsafe { self.limit().sub(guard) }
+        if !self.guarded {
+            return self.limit();
+        }
+        // `map_guarded` rounds the usable part up to whole pages.
+        let usable = class_size(self.class.into()).next_multiple_of(os::page_size());
+        // SAFETY: the start of the stack's mapping, guard included.
+        unsafe { self.base.sub(usable + os::guard_size()) }
     }
     #[inline]
     fn is_guarded(&self) -> bool {
         self.guarded
+    }
+}
+
+impl PooledStack {
+    /// The usable size in bytes (the size class): `base - limit`.
+    pub fn size(&self) -> usize {
+        class_size(self.class.into())
     }
 }
 

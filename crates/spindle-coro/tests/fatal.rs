@@ -1,14 +1,16 @@
-//! A stack overflow is reported by name and size, then the process aborts.
+//! Fatal misuse is reported on standard error, then the process aborts: a
+//! stack overflow (by coroutine name and stack size), or a coroutine that
+//! suspends while its stack unwinds.
 //!
 //! Each test runs itself again as a child process (with an environment
-//! variable set) in which the overflow happens, and checks how it died.
+//! variable set) in which the failure happens, and checks how it died.
 
 use spindle_coro::coroutine::Builder;
 use spindle_coro::{Stack, Suspender};
 use std::hint::black_box;
 use std::process::{Command, ExitStatus};
 
-const CHILD: &str = "SPINDLE_OVERFLOW_CHILD";
+const CHILD: &str = "SPINDLE_FATAL_CHILD";
 
 /// Runs the test `name` in a child with `CHILD` set; returns its stderr
 /// after checking it died by abort.
@@ -136,4 +138,29 @@ fn an_ordinary_segfault_is_not_blamed_on_a_coroutine() {
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(output.status.signal(), Some(libc::SIGSEGV), "{stderr}");
     }
+}
+
+struct SuspendOnDrop<'a>(&'a Suspender<(), ()>);
+impl Drop for SuspendOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.suspend(());
+    }
+}
+
+#[test]
+fn suspending_while_unwinding_aborts() {
+    if in_child() {
+        let mut co = spindle_coro::Coroutine::<(), (), ()>::new(|s, ()| {
+            let _suspends_in_drop = SuspendOnDrop(s);
+            s.suspend(());
+        });
+        co.resume(());
+        drop(co); // the forced unwind runs `SuspendOnDrop`
+        unreachable!("suspending during the unwind aborts the process");
+    }
+    let stderr = run_child("suspending_while_unwinding_aborts");
+    assert!(
+        stderr.contains("tried to suspend while unwinding"),
+        "{stderr}"
+    );
 }
