@@ -39,8 +39,10 @@
 //! # Stack overflow
 //! A coroutine that runs into its stack's guard page is reported on
 //! standard error, by name and stack size, and the process aborts. Past
-//! the process's mapping budget, pooled stacks have no guard page; a canary
-//! word at their limit is checked on every switch instead.
+//! the process's mapping budget, pooled stacks have no guard page; every
+//! switch out of a coroutine on one checks a canary word at the stack's
+//! limit and the coroutine's depth instead, which catches most overflows
+//! but not one that skips the canary and returns before the switch.
 //!
 //! # Thread-locals
 //! A coroutine stays on the thread that created it ([`Coroutine`] is not

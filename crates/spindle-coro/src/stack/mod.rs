@@ -35,9 +35,11 @@ pub const MIN_STACK_SIZE: usize = 16 * 1024;
 ///
 /// Implement it to bring your own memory; the library implements it for
 /// [`DefaultStack`] and [`PooledStack`]. A stack without a guard page gets
-/// a canary word at [`limit`](Stack::limit) that is checked on every
-/// switch, so an overflow is reported rather than silent (though it may
-/// already have written below the stack).
+/// a canary word at [`limit`](Stack::limit); every switch out of its
+/// coroutine checks that word and that the coroutine is not below the
+/// limit. That reports most overflows (after they may have written below
+/// the stack), but a frame that jumps over the canary without writing it
+/// and returns before the next switch goes unseen: prefer guarded stacks.
 ///
 /// # Safety
 ///
