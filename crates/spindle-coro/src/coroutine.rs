@@ -84,6 +84,10 @@ pub struct Coroutine<Input, Yield, Return, S: Stack = PooledStack> {
     stack: ManuallyDrop<S>,
     /// Saved stack pointer of the coroutine; null once it has finished.
     sp: *mut u8,
+    /// The stack pointer `init_stack` returned: while `sp` still equals it
+    /// the coroutine has not started (once it runs, every saved stack
+    /// pointer lies deeper in the stack).
+    fresh_sp: *mut u8,
     /// Drops the function, still on the stack at the given base, of a
     /// coroutine never started.
     drop_unstarted: unsafe fn(*mut u8),
@@ -237,8 +241,10 @@ impl<I: 'static, Y, R, S: Stack + 'static> Coroutine<I, Y, R, S> {
         if top - (sp_start as usize) > size / 4 {
             return Err(StackError::closure_too_large(size_of::<F>(), size));
         }
+        // Guarded stacks need the fault handler, which `map_guarded`
+        // installed, and an alternate signal stack on this thread, which
+        // std's threads have and the pool gives every thread that takes.
         let canary = if stack.is_guarded() {
-            overflow::ensure_handler();
             ptr::null()
         } else {
             let canary = bounds.limit.cast::<u64>();
@@ -258,6 +264,7 @@ impl<I: 'static, Y, R, S: Stack + 'static> Coroutine<I, Y, R, S> {
         Ok(Coroutine {
             stack: ManuallyDrop::new(stack),
             sp,
+            fresh_sp: sp,
             drop_unstarted: drop_in_place_as::<F>,
             sanitizer: sanitizer::Coroutine::new(),
             _marker: PhantomData,
@@ -295,9 +302,7 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
 
     /// Whether the coroutine has been resumed at least once.
     pub fn is_started(&self) -> bool {
-        // SAFETY: `create` wrote the header, which lives as long as the
-        // stack.
-        self.sp.is_null() || unsafe { Header::is_started(self.stack.base().as_ptr()) }
+        self.sp != self.fresh_sp
     }
 
     /// The stack the coroutine runs on.
@@ -316,7 +321,6 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
             head: TransferHead {
                 input,
                 yielded: MaybeUninit::uninit(),
-                resumer_panicking: std::thread::panicking(),
                 sanitizer: sanitizer::Resume::new(),
             },
             ended: MaybeUninit::uninit(),
@@ -339,7 +343,8 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
         // `yielded` otherwise, and read (took) the input.
         unsafe {
             if sp.is_null() {
-                return ended(&transfer);
+                std::hint::cold_path();
+                return transfer.ended.assume_init_read();
             }
             Outbound::Yield(transfer.head.yielded.assume_init_read())
         }
@@ -349,20 +354,41 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
 impl<I, Y, R, S: Stack> Drop for Coroutine<I, Y, R, S> {
     #[inline]
     fn drop(&mut self) {
-        let stopped = match self.sp.is_null() {
-            true => Stopped::Clean,
-            false => self.stop_unfinished(),
-        };
-        if let Stopped::Leak = stopped {
-            return;
+        if !self.sp.is_null() {
+            return self.drop_unfinished();
         }
-        // SAFETY: the header `create` wrote; the coroutine does not run.
-        unsafe { Header::retire(self.stack.base().as_ptr()) };
-        // SAFETY: dropped once, here, and never used again; the stack has
-        // no live frames (the coroutine finished, never started, or was
-        // unwound).
-        unsafe { ManuallyDrop::drop(&mut self.stack) };
-        if let Stopped::Panicked(payload) = stopped {
+        // SAFETY: the coroutine finished: no frames are left on its stack,
+        // which is dropped once, here.
+        unsafe { self.release_stack() };
+    }
+}
+
+impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
+    /// Marks the stack free of a coroutine and drops it.
+    ///
+    /// # Safety
+    /// No frames are left on the stack; called once, from `drop`.
+    #[inline]
+    unsafe fn release_stack(&mut self) {
+        // SAFETY: the header `create` wrote; then the stack's only drop.
+        unsafe {
+            Header::retire(self.stack.base().as_ptr());
+            ManuallyDrop::drop(&mut self.stack);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn drop_unfinished(&mut self) {
+        let panicked = match self.stop_unfinished() {
+            Stopped::Leak => return,
+            Stopped::Clean => None,
+            Stopped::Panicked(payload) => Some(payload),
+        };
+        // SAFETY: the coroutine never started or was unwound: no frames
+        // are left; this is the stack's only drop.
+        unsafe { self.release_stack() };
+        if let Some(payload) = panicked {
             panic::resume_unwind(payload);
         }
     }
@@ -416,10 +442,7 @@ impl<I, Y> Suspender<I, Y> {
     pub fn suspend(&self, value: Y) -> I {
         // SAFETY: the canary, if any, belongs to our stack at `base`.
         unsafe { overflow::check_canary(self.canary, self.base) };
-        // SAFETY: the exchange area is alive while we run.
-        if std::thread::panicking() && !unsafe { (*self.transfer.get()).resumer_panicking }
-            || self.unwinding.get()
-        {
+        if self.unwinding.get() {
             suspend_while_unwinding();
         }
         // SAFETY: `transfer` is the exchange area of the resume that runs
@@ -445,9 +468,14 @@ impl<I, Y> Suspender<I, Y> {
     }
 }
 
-/// A destructor suspended the coroutine while its stack was unwinding.
-/// Its frames could then never finish unwinding, and the thread would
-/// count as panicking for the rest of its life, so this is fatal.
+/// A destructor suspended the coroutine while a drop was unwinding its
+/// stack. Its frames could then never finish unwinding, and the thread
+/// would count as panicking for the rest of its life, so this is fatal.
+///
+/// (A destructor that suspends while a panic of the coroutine's own
+/// unwinds it is not caught here, to keep the check off the hot path: the
+/// panic stays in flight until the coroutine is resumed, and dropping it
+/// instead aborts as a panic while panicking.)
 #[cold]
 fn suspend_while_unwinding() -> ! {
     overflow::write_stderr(
@@ -507,20 +535,7 @@ struct Transfer<I, Y, R> {
 struct TransferHead<I, Y> {
     input: MaybeUninit<I>,
     yielded: MaybeUninit<Y>,
-    /// Whether the thread was already unwinding when this resume began,
-    /// so that `suspend` can tell an unwind of its own.
-    resumer_panicking: bool,
     sanitizer: sanitizer::Resume,
-}
-
-/// Takes the outcome of a coroutine that finished; out of the hot path.
-///
-/// # Safety
-/// The coroutine wrote `ended`, and nothing read it yet.
-#[cold]
-unsafe fn ended<I, Y, R>(transfer: &Transfer<I, Y, R>) -> Outbound<Y, R> {
-    // SAFETY: forwarded from the caller.
-    unsafe { transfer.ended.assume_init_read() }
 }
 
 /// The coroutine's first Rust frame.
@@ -536,7 +551,7 @@ where
     let (transfer, first) = unsafe { receive::<I, Y>(arg) };
     let transfer = transfer.cast::<Transfer<I, Y, R>>();
     // SAFETY: `create` wrote the header.
-    let canary = unsafe { Header::start(base) };
+    let canary = unsafe { Header::canary(base) };
     let suspender = Suspender {
         base,
         canary,
@@ -545,8 +560,8 @@ where
         sanitizer: sanitizer::Inner::on_entry(),
         _marker: PhantomData,
     };
-    // SAFETY: `create` wrote `F` there and the unstarted-drop path is now
-    // unreachable (started is set); the first message is in `transfer`.
+    // SAFETY: `create` wrote `F` there, and once this coroutine has run the
+    // unstarted-drop path is unreachable (its saved `sp` moves deeper).
     let f = unsafe { ptr::read(closure_place::<F>(base)) };
     let ended = match first {
         Inbound::Unwind => Outbound::Unwound,
@@ -585,11 +600,16 @@ unsafe fn drop_in_place_as<F>(base: *mut u8) {
     unsafe { ptr::drop_in_place(closure_place::<F>(base)) }
 }
 
+#[inline]
 fn bounds<S: Stack>(stack: &S) -> Bounds {
+    let limit = stack.limit().as_ptr();
     Bounds {
         base: stack.base().as_ptr(),
-        limit: stack.limit().as_ptr(),
-        allocation_base: stack.allocation_base().as_ptr(),
+        limit,
+        allocation_base: match arch::USES_ALLOCATION_BASE {
+            true => stack.allocation_base().as_ptr(),
+            false => limit,
+        },
     }
 }
 

@@ -80,6 +80,7 @@
 use super::{Bounds, EntryFn};
 use core::arch::{asm, global_asm};
 
+pub(crate) const USES_ALLOCATION_BASE: bool = false;
 pub(crate) const TOP_RESERVED: usize = 16;
 
 global_asm!(
@@ -98,8 +99,13 @@ global_asm!(
     ".cfi_offset x29, -32", // the resumer's fp
     ".cfi_offset x30, -24", // its resume address, our "return address"
     ".cfi_offset x19, -16", // its x19
-    "blr x19",              // entry(arg = x0, base = x1); never returns.
-    "brk #0",               // unreachable
+    // entry(arg = x0, base = x1), which never returns. `blr` would push
+    // the return-address predictor with an entry no `ret` ever takes; set
+    // lr by hand (for unwinders) and branch instead.
+    "adr x30, 2f",
+    "br x19",
+    "2:",
+    "brk #0", // unreachable
     ".cfi_endproc",
     ".size spindle_coro_0_1_trampoline_aarch64, . - spindle_coro_0_1_trampoline_aarch64",
     ".popsection",

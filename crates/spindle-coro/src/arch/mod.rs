@@ -2,6 +2,8 @@
 //!
 //! Every backend provides the same five items, with the same meaning:
 //!
+//! - `USES_ALLOCATION_BASE`: whether `init_stack` reads
+//!   `Bounds::allocation_base` (computing it costs a little per coroutine).
 //! - `TOP_RESERVED`: bytes at the top of every stack that the backend owns
 //!   (at least the link to the resumer's stack pointer, which unwinders
 //!   follow out of the coroutine). The generic code places its own data
@@ -34,7 +36,8 @@ pub(crate) struct Bounds {
     /// Lowest usable address.
     pub(crate) limit: *mut u8,
     /// Lowest address of the whole reservation, guard pages included
-    /// (Windows keeps it in the TEB as `DeallocationStack`).
+    /// (Windows keeps it in the TEB as `DeallocationStack`); only filled
+    /// in where the backend's `USES_ALLOCATION_BASE` says it reads it.
     #[cfg_attr(not(windows), allow(dead_code))]
     pub(crate) allocation_base: *mut u8,
 }

@@ -47,6 +47,7 @@
 use super::{Bounds, EntryFn};
 use core::arch::{asm, global_asm};
 
+pub(crate) const USES_ALLOCATION_BASE: bool = false;
 pub(crate) const TOP_RESERVED: usize = 16;
 
 global_asm!(
@@ -66,7 +67,14 @@ global_asm!(
     ".cfi_offset rip, -24",
     ".cfi_offset rbx, -16",
     ".cfi_offset rbp, -8",
-    "call [rsp]", // entry(arg = rdi, base = rsi); never returns.
+    // entry(arg = rdi, base = rsi), which never returns. A `call` would
+    // leave an entry in the return-stack predictor that no `ret` ever
+    // takes, costing a mispredicted return per finished coroutine; a
+    // pushed return address (for unwinders) and a jump leave none.
+    "lea rax, [rip + 2f]",
+    "push rax",
+    "jmp [rsp + 8]",
+    "2:",
     "ud2",
     ".cfi_endproc",
     ".size spindle_coro_0_1_trampoline_x86_64, . - spindle_coro_0_1_trampoline_x86_64",

@@ -124,6 +124,7 @@
 use super::{Bounds, EntryFn};
 use core::arch::{asm, global_asm};
 
+pub(crate) const USES_ALLOCATION_BASE: bool = true;
 pub(crate) const TOP_RESERVED: usize = 48;
 
 global_asm!(
@@ -153,8 +154,14 @@ global_asm!(
     "mov rax, [rsp + 40]",  // StackBase
     "mov gs:[0x08], rax",   // into the TEB
     "sub rsp, 8",           // 16-byte aligned; [rsp, rsp + 32) is spent
-    "call [rsp + 56]",      // entry(arg = rcx, base = rdx); never returns.
-    "ud2",                  // keeps the return address inside this function
+    // entry(arg = rcx, base = rdx), which never returns: a pushed return
+    // address (for unwinders) and a jump rather than a `call`, which would
+    // leave the return-stack predictor an entry no `ret` ever takes.
+    "lea rax, [rip + 2f]",
+    "push rax",       // as a `call` would: entry sees rsp = 8 mod 16
+    "jmp [rsp + 64]", // the entry fn, which `call [rsp + 56]` would use
+    "2:",
+    "ud2", // keeps the return address inside this function
     ".seh_endproc",
     //
     ".balign 16",

@@ -44,9 +44,6 @@ pub(crate) struct Header {
     magic: u64,
     /// The canary of an unguarded stack, null for a guarded one.
     canary: *const u64,
-    /// Set by the coroutine's first instruction of Rust, so the owner
-    /// knows whether the function still waits on the stack, unrun.
-    started: bool,
     name_len: usize,
     name: [core::mem::MaybeUninit<u8>; NAME_MAX],
 }
@@ -74,7 +71,6 @@ impl Header {
             let header = Self::place(base);
             (&raw mut (*header).magic).write(MAGIC);
             (&raw mut (*header).canary).write(canary);
-            (&raw mut (*header).started).write(false);
             (&raw mut (*header).name_len).write(len);
             if len > 0 {
                 (&raw mut (*header).name)
@@ -101,27 +97,15 @@ impl Header {
         unsafe { (&raw mut (*Self::place(base)).magic).write(0) };
     }
 
-    /// Marks the coroutine on the stack at `base` started; returns its
-    /// canary (null for a guarded stack).
+    /// The canary of the coroutine on the stack at `base` (null for a
+    /// guarded stack).
     ///
     /// # Safety
-    /// A header was written there; called on that coroutine's stack.
+    /// A header was written there.
     #[inline]
-    pub(crate) unsafe fn start(base: *mut u8) -> *const u64 {
+    pub(crate) unsafe fn canary(base: *mut u8) -> *const u64 {
         // SAFETY: forwarded from the caller.
-        let header = unsafe { &mut *Self::place(base) };
-        header.started = true;
-        header.canary
-    }
-
-    /// Whether the coroutine on the stack at `base` has started.
-    ///
-    /// # Safety
-    /// A header was written there; the coroutine is not running.
-    #[inline]
-    pub(crate) unsafe fn is_started(base: *mut u8) -> bool {
-        // SAFETY: forwarded from the caller.
-        unsafe { (*Self::place(base)).started }
+        unsafe { (*Self::place(base)).canary }
     }
 
     fn name(&self) -> &str {

@@ -124,6 +124,7 @@ fn map_guarded(size: usize) -> Result<(NonNull<u8>, usize), StackError> {
         unsafe { os::unmap(mapping, len) };
         return Err(e);
     }
+    overflow::ensure_handler();
     overflow::register_guard(
         mapping.as_ptr() as usize,
         guard,

@@ -106,6 +106,10 @@ impl StackPool {
     /// Refills this thread's list from the global one, or maps memory.
     #[cold]
     fn take_slow(&self, class: usize) -> Result<Raw, StackError> {
+        // A thread that runs coroutines needs an alternate signal stack
+        // for the overflow report; every thread passes here before its
+        // first pooled stack.
+        crate::overflow::ensure_handler();
         if !thread_cache::register() {
             // The thread is exiting: no cache, straight to the global list.
             return match self.classes[class].lock().pop() {

@@ -10,12 +10,17 @@
 //! stack is free.
 //!
 //! Stacks must not be stranded when a thread exits:
-//! 1. a thread's first push goes through the slow path, which registers a
-//!    [`Drain`] guard (a thread-local with a destructor);
+//! 1. counts start at [`UNREGISTERED`], which refuses pushes as a full list
+//!    does, so a thread's first push (and its first take, which finds the
+//!    list empty) goes through the slow path; that registers a [`Drain`]
+//!    guard (a thread-local with a destructor) and sets the counts to 0;
 //! 2. the guard's destructor moves every cached stack to the global lists
 //!    and closes the cache by setting every count to [`CLOSED`];
 //! 3. a closed cache refuses pushes, so stacks freed later in the thread's
 //!    teardown go to the global lists directly.
+//!
+//! So the one comparison `count >= LIMIT` on the push path covers a full
+//! list, an unregistered thread and an exiting one.
 
 use super::{CLASSES, Raw};
 use core::cell::Cell;
@@ -25,20 +30,22 @@ use core::ptr::NonNull;
 pub(super) const LIMIT: usize = 64;
 /// A count no list reaches: the cache of an exiting thread.
 const CLOSED: usize = usize::MAX;
+/// A count no list reaches: a thread whose [`Drain`] is not registered.
+const UNREGISTERED: usize = usize::MAX - 1;
+/// Lists per thread: a power of two at least [`CLASSES`], so indexing with
+/// `class & (SLOTS - 1)` needs no bounds check.
+const SLOTS: usize = CLASSES.next_power_of_two();
 
 struct Lists {
-    heads: [Cell<usize>; CLASSES],
-    counts: [Cell<usize>; CLASSES],
-    /// Whether this thread's [`Drain`] guard is registered.
-    registered: Cell<bool>,
+    heads: [Cell<usize>; SLOTS],
+    counts: [Cell<usize>; SLOTS],
 }
 
 thread_local! {
     static LISTS: Lists = const {
         Lists {
-            heads: [const { Cell::new(0) }; CLASSES],
-            counts: [const { Cell::new(0) }; CLASSES],
-            registered: Cell::new(false),
+            heads: [const { Cell::new(0) }; SLOTS],
+            counts: [const { Cell::new(UNREGISTERED) }; SLOTS],
         }
     };
     static DRAIN: Drain = const { Drain };
@@ -47,6 +54,7 @@ thread_local! {
 /// Takes a stack of `class` from this thread's list.
 #[inline]
 pub(super) fn pop(class: usize) -> Option<Raw> {
+    let class = class & (SLOTS - 1);
     LISTS.with(|lists| {
         let head = lists.heads[class].get();
         let base = NonNull::new((head & !1) as *mut u8)?;
@@ -55,10 +63,8 @@ pub(super) fn pop(class: usize) -> Option<Raw> {
         let next = unsafe { link(base).read() };
         lists.heads[class].set(next);
         lists.counts[class].set(lists.counts[class].get() - 1);
-        Some(Raw {
-            base,
-            guarded: head & 1 != 0,
-        })
+        let guarded = head & 1 != 0;
+        Some(Raw { base, guarded })
     })
 }
 
@@ -66,14 +72,16 @@ pub(super) fn pop(class: usize) -> Option<Raw> {
 /// the list is full or closed, or the thread has not registered its guard.
 #[inline]
 pub(super) fn push(class: usize, raw: Raw) -> Result<(), Raw> {
+    let class = class & (SLOTS - 1);
     LISTS.with(|lists| {
         let count = lists.counts[class].get();
-        if count >= LIMIT || !lists.registered.get() {
+        if count >= LIMIT {
             return Err(raw);
         }
         // SAFETY: the stack is free and ours; its top word is unused.
         unsafe { link(raw.base).write(lists.heads[class].get()) };
-        lists.heads[class].set(raw.base.as_ptr() as usize | usize::from(raw.guarded));
+        let entry = raw.base.as_ptr() as usize | usize::from(raw.guarded);
+        lists.heads[class].set(entry);
         lists.counts[class].set(count + 1);
         Ok(())
     })
@@ -83,11 +91,17 @@ pub(super) fn push(class: usize, raw: Raw) -> Result<(), Raw> {
 /// the thread is exiting and its cache is closed.
 pub(super) fn register() -> bool {
     let open = LISTS.with(|lists| lists.counts[0].get() != CLOSED);
-    if open && DRAIN.try_with(|_| ()).is_ok() {
-        LISTS.with(|lists| lists.registered.set(true));
-        return true;
+    if !open || DRAIN.try_with(|_| ()).is_err() {
+        return false;
     }
-    false
+    LISTS.with(|lists| {
+        for count in &lists.counts {
+            if count.get() == UNREGISTERED {
+                count.set(0);
+            }
+        }
+    });
+    true
 }
 
 /// Takes up to `n` stacks of `class` off this thread's list.
@@ -112,7 +126,7 @@ impl Drop for Drain {
         for class in 0..CLASSES {
             let stacks = take_many(class, usize::MAX);
             super::give_to_global(class, stacks);
-            LISTS.with(|lists| lists.counts[class].set(CLOSED));
         }
+        LISTS.with(|lists| lists.counts.iter().for_each(|count| count.set(CLOSED)));
     }
 }
