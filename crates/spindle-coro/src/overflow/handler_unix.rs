@@ -27,6 +27,9 @@ pub(crate) fn ensure_handler() {
 
 #[cold]
 fn install_on_this_thread() {
+    // First: the alternate stack comes from the pool, whose slow path
+    // calls back here.
+    READY.set(true);
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         // Publish the previous actions before ours can run, so a fault on
@@ -50,7 +53,6 @@ fn install_on_this_thread() {
         }
     });
     ensure_alt_stack();
-    READY.set(true);
 }
 
 /// Threads started by Rust's std already have an alternate stack; others
