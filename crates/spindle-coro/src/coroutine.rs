@@ -103,13 +103,12 @@ type Marker<I, Y, R> = PhantomData<(fn(I) -> I, fn() -> (Y, R), *mut ())>;
 /// The handle a coroutine's function uses to suspend itself.
 pub struct Suspender<Input, Yield> {
     base: *mut u8,
-    /// The canary of an unguarded stack (null if guarded), checked on
-    /// every switch out of the coroutine.
-    canary: *const u64,
+    /// The canary of an unguarded stack, checked on every switch out of
+    /// the coroutine; null for a guarded stack, and [`UNWINDING`] once a
+    /// drop unwinds the coroutine (both checks then share one branch).
+    canary: Cell<*const u64>,
     /// The exchange area of the `resume` that is running us.
     transfer: Cell<*mut TransferHead<Input, Yield>>,
-    /// Set when a drop asked this coroutine to unwind.
-    unwinding: Cell<bool>,
     sanitizer: sanitizer::Inner,
     _marker: PhantomData<*mut ()>,
 }
@@ -334,7 +333,7 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
                 .sanitizer
                 .before_resume(&transfer.head.sanitizer, &*self.stack);
             let arg = ptr::from_mut(&mut transfer).expose_provenance() | unwind;
-            let (_, sp) = arch::resume(arg, self.sp, base);
+            let sp = arch::resume(arg, self.sp, base);
             sanitizer::Coroutine::after_resume(token, sp.is_null());
             sp
         };
@@ -440,10 +439,9 @@ impl<I, Y> Suspender<I, Y> {
     /// of everything on the stack run.
     #[inline]
     pub fn suspend(&self, value: Y) -> I {
-        // SAFETY: the canary, if any, belongs to our stack at `base`.
-        unsafe { overflow::check_canary(self.canary, self.base) };
-        if self.unwinding.get() {
-            suspend_while_unwinding();
+        let canary = self.canary.get();
+        if !canary.is_null() {
+            self.check_unguarded_or_unwinding(canary);
         }
         // SAFETY: `transfer` is the exchange area of the resume that runs
         // us, alive while we run; we write our value, then switch.
@@ -452,7 +450,7 @@ impl<I, Y> Suspender<I, Y> {
             let token = self
                 .sanitizer
                 .before_suspend(&(*self.transfer.get()).sanitizer);
-            let arg = arch::suspend(0, self.base);
+            let arg = arch::suspend(self.base);
             self.sanitizer.after_suspend(token);
             let (transfer, next) = receive(arg);
             self.transfer.set(transfer);
@@ -461,12 +459,28 @@ impl<I, Y> Suspender<I, Y> {
         match next {
             Inbound::Resume(input) => input,
             Inbound::Unwind => {
-                self.unwinding.set(true);
+                self.canary.set(UNWINDING);
                 panic::resume_unwind(Box::new(ForcedUnwind))
             }
         }
     }
 }
+
+impl<I, Y> Suspender<I, Y> {
+    #[cold]
+    #[inline(never)]
+    fn check_unguarded_or_unwinding(&self, canary: *const u64) {
+        if canary == UNWINDING {
+            suspend_while_unwinding();
+        }
+        // SAFETY: any other non-null canary is our unguarded stack's.
+        unsafe { overflow::check_unguarded(canary, self.base) };
+    }
+}
+
+/// The `Suspender::canary` of a coroutine that a drop is unwinding: not an
+/// address, only a value no canary has.
+const UNWINDING: *const u64 = ptr::dangling();
 
 /// A destructor suspended the coroutine while a drop was unwinding its
 /// stack. Its frames could then never finish unwinding, and the thread
@@ -493,14 +507,17 @@ const UNWIND: usize = 1;
 /// `arg` is what a live `switch` passed, and this is the first read of it.
 #[inline(always)]
 unsafe fn receive<I, Y>(arg: usize) -> (*mut TransferHead<I, Y>, Inbound<I>) {
-    let transfer = ptr::with_exposed_provenance_mut::<TransferHead<I, Y>>(arg & !UNWIND);
-    let message = match arg & UNWIND {
-        // SAFETY: without the unwind bit, the resumer wrote `input`, which
-        // the caller reads once.
-        0 => Inbound::Resume(unsafe { (*transfer).input.assume_init_read() }),
-        _ => Inbound::Unwind,
-    };
-    (transfer, message)
+    if arg & UNWIND != 0 {
+        let transfer = ptr::with_exposed_provenance_mut(arg & !UNWIND);
+        return (transfer, Inbound::Unwind);
+    }
+    let transfer = ptr::with_exposed_provenance_mut::<TransferHead<I, Y>>(arg);
+    // SAFETY: without the unwind bit, the resumer wrote `input`, which the
+    // caller reads once.
+    (
+        transfer,
+        Inbound::Resume(unsafe { (*transfer).input.assume_init_read() }),
+    )
 }
 
 /// What a resume hands in.
@@ -554,9 +571,8 @@ where
     let canary = unsafe { Header::canary(base) };
     let suspender = Suspender {
         base,
-        canary,
+        canary: Cell::new(canary),
         transfer: Cell::new(transfer.cast()),
-        unwinding: Cell::new(false),
         sanitizer: sanitizer::Inner::on_entry(),
         _marker: PhantomData,
     };
@@ -577,12 +593,15 @@ where
     // SAFETY: the current resumer's exchange area is alive while we run;
     // after `finish` this stack is never touched again.
     unsafe {
-        overflow::check_canary(suspender.canary, base);
+        if !canary.is_null() {
+            // The header's canary: the suspender's may say "unwinding".
+            overflow::check_unguarded(canary, base);
+        }
         (*transfer).ended.write(ended);
         suspender
             .sanitizer
             .before_finish(&(*transfer).head.sanitizer);
-        arch::finish(0, base)
+        arch::finish(base)
     }
 }
 

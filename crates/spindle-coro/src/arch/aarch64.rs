@@ -144,8 +144,7 @@ pub(crate) unsafe fn init_stack(bounds: &Bounds, sp: *mut u8, entry: EntryFn) ->
 /// this same stack returned; `base` is that stack's top. The coroutine's
 /// code upholds the protocol of this module.
 #[inline(always)]
-pub(crate) unsafe fn resume(arg: usize, sp: *mut u8, base: *mut u8) -> (usize, *mut u8) {
-    let out_arg: usize;
+pub(crate) unsafe fn resume(arg: usize, sp: *mut u8, base: *mut u8) -> *mut u8 {
     let out_sp: *mut u8;
     // SAFETY: the caller guarantees that `sp` is a suspended context of the
     // stack at `base`; x19 and x29 are saved and restored by hand, every
@@ -162,7 +161,7 @@ pub(crate) unsafe fn resume(arg: usize, sp: *mut u8, base: *mut u8) -> (usize, *
             "add sp, x2, #32",          // onto its stack, frame popped
             "br x3",                    // its continuation (or the trampoline)
             "2:",                       // back: x0 = arg, x2 = its sp or 0
-            inout("x0") arg => out_arg,
+            inout("x0") arg => _,
             in("x1") base,
             inout("x2") sp => out_sp,
             out("x20") _, out("x21") _, out("x22") _, out("x23") _, out("x24") _,
@@ -170,7 +169,7 @@ pub(crate) unsafe fn resume(arg: usize, sp: *mut u8, base: *mut u8) -> (usize, *
             clobber_abi("C"),
         );
     }
-    (out_arg, out_sp)
+    out_sp
 }
 
 /// Returns from the running coroutine to its resumer.
@@ -178,7 +177,7 @@ pub(crate) unsafe fn resume(arg: usize, sp: *mut u8, base: *mut u8) -> (usize, *
 /// # Safety
 /// Called on the coroutine's own stack, whose top is `base`, while it runs.
 #[inline(always)]
-pub(crate) unsafe fn suspend(arg: usize, base: *mut u8) -> usize {
+pub(crate) unsafe fn suspend(base: *mut u8) -> usize {
     let in_arg: usize;
     // SAFETY: we run on the coroutine stack at `base`, so its link slot
     // holds the sp of the resumer, which waits in `resume`.
@@ -194,7 +193,7 @@ pub(crate) unsafe fn suspend(arg: usize, base: *mut u8) -> usize {
             "add sp, x3, #32",          // onto its stack, frame popped
             "br x4",                    // into `resume`, after its `br`
             "2:",                       // resumed: x0 = arg
-            inout("x0") arg => in_arg,
+            lateout("x0") in_arg,
             in("x1") base,
             out("x20") _, out("x21") _, out("x22") _, out("x23") _, out("x24") _,
             out("x25") _, out("x26") _, out("x27") _, out("x28") _,
@@ -209,7 +208,7 @@ pub(crate) unsafe fn suspend(arg: usize, base: *mut u8) -> usize {
 /// # Safety
 /// As [`suspend`]; nothing on this stack may be used afterwards.
 #[inline(always)]
-pub(crate) unsafe fn finish(arg: usize, base: *mut u8) -> ! {
+pub(crate) unsafe fn finish(base: *mut u8) -> ! {
     // SAFETY: as in `suspend`; we never come back, so nothing is saved.
     unsafe {
         asm!(
@@ -218,7 +217,6 @@ pub(crate) unsafe fn finish(arg: usize, base: *mut u8) -> ! {
             "ldr x19, [x3, #16]", // its x19
             "add sp, x3, #32",    // onto its stack, frame popped
             "br x4",              // into `resume` with x2 = 0: finished
-            in("x0") arg,
             in("x1") base,
             in("x2") 0usize,
             options(noreturn),
@@ -314,10 +312,10 @@ mod tests {
     unsafe extern "C" fn entry(_: usize, _: *mut u8) -> ! {
         note(Moment::CoroutineBefore, fp_x19());
         // SAFETY: we run on the coroutine stack at `base()`.
-        unsafe { suspend(0, base()) };
+        unsafe { suspend(base()) };
         note(Moment::CoroutineAfter, fp_x19());
         // SAFETY: as above; nothing on this stack is used afterwards.
-        unsafe { finish(0, base()) }
+        unsafe { finish(base()) }
     }
 
     /// Resumes the coroutine whose sp is in `SP`, noting x29 and x19.
@@ -325,7 +323,7 @@ mod tests {
         note(Moment::ResumerBefore, fp_x19());
         // SAFETY: `SP` comes from `init_stack` or the last resume of the
         // stack at `base()`, and `entry` follows the protocol.
-        let (_, new_sp) = unsafe {
+        let new_sp = unsafe {
             let (sp, base) = sp_and_base();
             resume(0, sp, base)
         };

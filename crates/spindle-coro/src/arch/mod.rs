@@ -11,17 +11,17 @@
 //! - `init_stack(bounds, sp, entry) -> sp`: writes the first frame of a fresh
 //!   stack below the 16-byte aligned address `sp`, so that the first `resume`
 //!   calls `entry(arg, base)` on the coroutine's stack.
-//! - `resume(arg, sp, base) -> (arg, sp)`: runs the coroutine whose saved
-//!   stack pointer is `sp` until it suspends (its new stack pointer comes
-//!   back) or finishes (null comes back).
-//! - `suspend(arg, base) -> arg`: from inside the coroutine, returns to the
-//!   resumer; returns the argument of the next `resume`.
-//! - `finish(arg, base) -> !`: from inside the coroutine, returns to the
-//!   resumer for the last time; the stack is dead afterwards.
+//! - `resume(arg, sp, base) -> sp`: runs the coroutine whose saved stack
+//!   pointer is `sp`, handing it `arg`, until it suspends (its new stack
+//!   pointer comes back) or finishes (null comes back).
+//! - `suspend(base) -> arg`: from inside the coroutine, returns to the
+//!   resumer; returns the `arg` of the next `resume`.
+//! - `finish(base) -> !`: from inside the coroutine, returns to the resumer
+//!   for the last time; the stack is dead afterwards.
 //!
-//! `arg` is a pointer-sized message: the generic code passes pointers to
-//! values that live on the sender's stack, which stays still until the
-//! receiver has read them. `base` is the top (highest address) of the
+//! `arg` is a pointer-sized message: the generic code passes the address
+//! of an exchange area in the resumer's frame, which stays still until the
+//! coroutine switches back (values go both ways through it). `base` is the top (highest address) of the
 //! coroutine's stack.
 //!
 //! Each backend also sets up the unwind information of its first frame so

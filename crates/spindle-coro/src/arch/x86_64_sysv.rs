@@ -112,8 +112,7 @@ pub(crate) unsafe fn init_stack(bounds: &Bounds, sp: *mut u8, entry: EntryFn) ->
 /// this same stack returned; `base` is that stack's top. The coroutine's
 /// code upholds the protocol of this module.
 #[inline(always)]
-pub(crate) unsafe fn resume(arg: usize, sp: *mut u8, base: *mut u8) -> (usize, *mut u8) {
-    let out_arg: usize;
+pub(crate) unsafe fn resume(arg: usize, sp: *mut u8, base: *mut u8) -> *mut u8 {
     let out_sp: *mut u8;
     // SAFETY: the caller guarantees that `sp` is a suspended context of the
     // stack at `base`; everything the switch clobbers is declared.
@@ -130,14 +129,14 @@ pub(crate) unsafe fn resume(arg: usize, sp: *mut u8, base: *mut u8) -> (usize, *
             "2:",                  // back: rdi = arg, rdx = its sp or 0
             "pop rbx",
             "pop rbp",
-            inout("rdi") arg => out_arg,
+            inout("rdi") arg => _,
             inout("rsi") base => _,
             inout("rdx") sp => out_sp,
             out("r12") _, out("r13") _, out("r14") _, out("r15") _,
             clobber_abi("C"),
         );
     }
-    (out_arg, out_sp)
+    out_sp
 }
 
 /// Returns from the running coroutine to its resumer.
@@ -145,7 +144,7 @@ pub(crate) unsafe fn resume(arg: usize, sp: *mut u8, base: *mut u8) -> (usize, *
 /// # Safety
 /// Called on the coroutine's own stack, whose top is `base`, while it runs.
 #[inline(always)]
-pub(crate) unsafe fn suspend(arg: usize, base: *mut u8) -> usize {
+pub(crate) unsafe fn suspend(base: *mut u8) -> usize {
     let in_arg: usize;
     // SAFETY: we run on the coroutine stack at `base`, so its link slot
     // holds the sp of the resumer, which waits in `resume`.
@@ -162,7 +161,7 @@ pub(crate) unsafe fn suspend(arg: usize, base: *mut u8) -> usize {
             "2:",                  // resumed: rdi = arg, rsi = base
             "pop rbx",
             "pop rbp",
-            inout("rdi") arg => in_arg,
+            lateout("rdi") in_arg,
             inout("rsi") base => _,
             out("rdx") _,
             out("r12") _, out("r13") _, out("r14") _, out("r15") _,
@@ -177,7 +176,7 @@ pub(crate) unsafe fn suspend(arg: usize, base: *mut u8) -> usize {
 /// # Safety
 /// As [`suspend`]; nothing on this stack may be used afterwards.
 #[inline(always)]
-pub(crate) unsafe fn finish(arg: usize, base: *mut u8) -> ! {
+pub(crate) unsafe fn finish(base: *mut u8) -> ! {
     // SAFETY: as in `suspend`; we never come back, so nothing is saved.
     unsafe {
         asm!(
@@ -185,7 +184,6 @@ pub(crate) unsafe fn finish(arg: usize, base: *mut u8) -> ! {
             "xor edx, edx", // sp = null: finished
             "pop rax",
             "jmp rax",
-            in("rdi") arg,
             in("rsi") base,
             options(noreturn),
         );

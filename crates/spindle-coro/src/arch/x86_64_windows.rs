@@ -234,8 +234,7 @@ pub(crate) unsafe fn init_stack(bounds: &Bounds, sp: *mut u8, entry: EntryFn) ->
 /// this same stack returned; `base` is that stack's top. The coroutine's
 /// code upholds the protocol of this module.
 #[inline(always)]
-pub(crate) unsafe fn resume(arg: usize, sp: *mut u8, base: *mut u8) -> (usize, *mut u8) {
-    let out_arg: usize;
+pub(crate) unsafe fn resume(arg: usize, sp: *mut u8, base: *mut u8) -> *mut u8 {
     let out_sp: *mut u8;
     // SAFETY: the caller guarantees that `sp` is a suspended context of the
     // stack at `base`; everything the switch clobbers is declared, and the
@@ -279,7 +278,7 @@ pub(crate) unsafe fn resume(arg: usize, sp: *mut u8, base: *mut u8) -> (usize, *
             "pop rbx",                    // our rbx
             "pop rbp",                    // our rbp
             "add rsp, 8",                 // drop the continuation address
-            inout("rcx") arg => out_arg,
+            inout("rcx") arg => _,
             inout("rdx") base => _,
             inout("r8") sp => out_sp,
             out("rdi") _, out("rsi") _, // callee-saved on Windows
@@ -287,7 +286,7 @@ pub(crate) unsafe fn resume(arg: usize, sp: *mut u8, base: *mut u8) -> (usize, *
             clobber_abi("C"), // on Windows: xmm6-xmm15 too, see above
         );
     }
-    (out_arg, out_sp)
+    out_sp
 }
 
 /// Returns from the running coroutine to its resumer.
@@ -295,7 +294,7 @@ pub(crate) unsafe fn resume(arg: usize, sp: *mut u8, base: *mut u8) -> (usize, *
 /// # Safety
 /// Called on the coroutine's own stack, whose top is `base`, while it runs.
 #[inline(always)]
-pub(crate) unsafe fn suspend(arg: usize, base: *mut u8) -> usize {
+pub(crate) unsafe fn suspend(base: *mut u8) -> usize {
     let in_arg: usize;
     // SAFETY: we run on the coroutine stack at `base`, so its link slot
     // holds the sp of the resumer, which waits in `resume`; what the switch
@@ -339,7 +338,7 @@ pub(crate) unsafe fn suspend(arg: usize, base: *mut u8) -> usize {
             "pop rbx",                    // our rbx
             "pop rbp",                    // our rbp
             "add rsp, 8",                 // drop the continuation address
-            inout("rcx") arg => in_arg,
+            lateout("rcx") in_arg,
             inout("rdx") base => _,
             out("r8") _,
             out("rdi") _, out("rsi") _, // callee-saved on Windows
@@ -355,7 +354,7 @@ pub(crate) unsafe fn suspend(arg: usize, base: *mut u8) -> usize {
 /// # Safety
 /// As [`suspend`]; nothing on this stack may be used afterwards.
 #[inline(always)]
-pub(crate) unsafe fn finish(arg: usize, base: *mut u8) -> ! {
+pub(crate) unsafe fn finish(base: *mut u8) -> ! {
     // SAFETY: as in `suspend`; we never come back, so nothing is saved.
     // The resumer's continuation restores its own TEB fields.
     unsafe {
@@ -363,7 +362,6 @@ pub(crate) unsafe fn finish(arg: usize, base: *mut u8) -> ! {
             "mov rsp, [rdx - 24]",        // the resumer's stack (the link)
             "xor r8d, r8d",               // sp = null: finished
             "jmp qword ptr [rsp + 64]",   // its continuation in `resume`
-            in("rcx") arg,
             in("rdx") base,
             options(noreturn),
         );

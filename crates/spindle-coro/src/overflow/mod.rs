@@ -151,8 +151,8 @@ pub(crate) unsafe fn report(base: *mut u8, limit: usize, how: &str) {
 
 /// Checks an unguarded stack on a switch out of its coroutine: aborts with
 /// a report if its canary is broken, or if the coroutine is below the
-/// stack's limit right now. Null `canary` means a guarded stack, whose
-/// guard page does the job: nothing to check.
+/// stack's limit right now. (Guarded stacks need no check: their guard
+/// page does the job.)
 ///
 /// This catches overflows that wrote the canary word or that are still
 /// deep at the switch; a frame that jumped over the canary without writing
@@ -160,20 +160,10 @@ pub(crate) unsafe fn report(base: *mut u8, limit: usize, how: &str) {
 /// stacks are guarded while the mapping budget lasts.
 ///
 /// # Safety
-/// `canary` is null or the canary of the stack at `base`, which carries a
+/// `canary` is the canary of the stack at `base`, which carries a
 /// [`Header`].
-#[inline(always)]
-pub(crate) unsafe fn check_canary(canary: *const u64, base: *mut u8) {
-    if !canary.is_null() {
-        // SAFETY: forwarded.
-        unsafe { check_unguarded(canary, base) }
-    }
-}
-
-/// # Safety
-/// As [`check_canary`], with a non-null canary.
 #[inline(never)]
-unsafe fn check_unguarded(canary: *const u64, base: *mut u8) {
+pub(crate) unsafe fn check_unguarded(canary: *const u64, base: *mut u8) {
     let here = 0u8;
     let deep = (&raw const here).addr() < canary.addr();
     // SAFETY: the caller guarantees the canary is readable.
@@ -187,7 +177,7 @@ unsafe fn check_unguarded(canary: *const u64, base: *mut u8) {
 #[inline(never)]
 unsafe fn canary_broken(canary: *const u64, base: *mut u8) -> ! {
     let how = "stack canary overwritten, no guard page";
-    // SAFETY: forwarded from `check_canary`'s caller.
+    // SAFETY: forwarded from `check_unguarded`'s caller.
     unsafe { report(base, canary as usize, how) };
     std::process::abort()
 }
