@@ -19,7 +19,7 @@ impl Config {
         if quick {
             Config { runs: 5, scale: 10 }
         } else {
-            Config { runs: 11, scale: 1 }
+            Config { runs: 21, scale: 1 }
         }
     }
 
