@@ -1,5 +1,12 @@
 //! spindle-bench: spindle against the library a user would otherwise pick,
-//! side by side in one run (see `BENCH.md` at the repository root).
+//! side by side in one run.
+//!
+//! Every claim is a ratio against a peer measured in the same process on
+//! the same machine: absolute times on shared machines mean little. Each
+//! scenario times spindle and its peers in alternation (after a warm-up
+//! round) and reports each one's median. `--quick` shrinks the counts for
+//! a CI smoke run. A peer that cannot finish is reported with the value
+//! `fail` and the reason on stderr.
 //!
 //! ```text
 //! cargo run --release -p spindle-bench -- [--quick] [SCENARIO ...]

@@ -1,4 +1,4 @@
-//! The scenarios, by their contract names (BENCH.md).
+//! The scenarios. Their names are a contract: scripts and tables key on them.
 
 mod coro_create;
 mod switch;
