@@ -5,8 +5,7 @@
 //! the same machine: absolute times on shared machines mean little. Each
 //! scenario times spindle and its peers in alternation (after a warm-up
 //! round) and reports each one's median. `--quick` shrinks the counts for
-//! a CI smoke run. A peer that cannot finish is reported with the value
-//! `fail` and the reason on stderr.
+//! a CI smoke run.
 //!
 //! ```text
 //! cargo run --release -p spindle-bench -- [--quick] [SCENARIO ...]
