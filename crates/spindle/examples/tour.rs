@@ -2,11 +2,13 @@
 //! `cargo run --release --example tour`.
 
 use spindle::coro::{Coroutine, CoroutineResult, Generator, Suspender};
+use spindle::exec::{StealPool, spawn};
 
 fn main() {
     generators();
     relay();
-    println!("\nThat is the tour so far: stackful coroutines and generators.");
+    tasks();
+    println!("\nThat is the tour so far: coroutines, generators, executors and async tasks.");
 }
 
 /// A generator is an iterator written as a plain loop: it keeps its state
@@ -64,4 +66,25 @@ fn relay() {
             CoroutineResult::Return(done) => break println!("  producer: {done}"),
         }
     }
+}
+
+/// Async tasks on the work-stealing pool: spawned from this thread, run on
+/// the pool's two workers, joined with a blocking `join`.
+fn tasks() {
+    println!("\n== Async tasks on the work-stealing pool");
+    let pool = StealPool::new(2).expect("a pool of two workers");
+    let factorials: Vec<_> = (1..=10u64)
+        .map(|n| spawn(&pool, async move { (1..=n).product::<u64>() }))
+        .collect();
+    let results: Vec<u64> = factorials
+        .into_iter()
+        .map(|task| task.join().unwrap())
+        .collect();
+    println!("  10 tasks, joined in order: {results:?}");
+    let metrics = pool.metrics();
+    println!(
+        "  the pool ran {} tasks ({} stolen)",
+        metrics.ran, metrics.stolen
+    );
+    pool.shutdown().expect("shut down from outside the pool");
 }

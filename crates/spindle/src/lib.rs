@@ -29,11 +29,14 @@
 //! - [`coro`] (`spindle-coro`): stackful coroutines and generators on
 //!   pooled, guarded stacks, with a hand-written context switch for
 //!   x86-64 (System V and Windows) and aarch64.
+//! - [`exec`] (`spindle-exec`): the `Executor` trait; a manual executor,
+//!   a compute pool and a work-stealing pool; async tasks on any of them.
 //! - The building blocks of `spindle-core`, re-exported at the top:
 //!   [`SpinLock`], [`Backoff`], [`CachePadded`] and the allocation-free
 //!   [`intrusive`] containers.
 
 pub use spindle_coro as coro;
+pub use spindle_exec as exec;
 
 pub use spindle_core::{Backoff, CachePadded, SpinLock, SpinLockGuard, intrusive};
 

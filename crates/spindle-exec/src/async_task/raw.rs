@@ -1,0 +1,365 @@
+//! The task allocation and the functions that run, cancel and free it.
+//!
+//! One allocation per task, `RawTask<F, E>`:
+//!
+//! ```text
+//! RawTask<F, E>  (#[repr(C)], one Box)
+//! +--------------------------------------+  <- NonNull<Task> = NonNull<Header>
+//! | Header                               |     = NonNull<RawTask<F, E>>
+//! |   task: Task  (executor's node)      |
+//! |   state: State                       |
+//! |   join_waker: UnsafeCell<Option<Waker>>
+//! |   vtable: &'static RawVTable         |
+//! +--------------------------------------+
+//! | executor: E   (a clone, for wakes)   |
+//! +--------------------------------------+
+//! | stage: UnsafeCell<Stage<F>>          |
+//! |   Pending(F) | Finished(Result) | Consumed
+//! +--------------------------------------+
+//! ```
+//!
+//! Every pointer to the task is the `Box`'s own pointer, cast: the executor
+//! holds it as a `NonNull<Task>`, wakers and the `JoinHandle` as a
+//! `NonNull<Header>`. None is ever re-derived from a reference to a field,
+//! so each keeps the provenance of the whole allocation.
+
+use core::any::Any;
+use core::future::Future;
+use core::mem;
+use core::panic::AssertUnwindSafe;
+use core::pin::Pin;
+use core::ptr::{self, NonNull};
+use core::task::{Context, Poll, Waker};
+use std::panic::catch_unwind;
+
+use super::error::JoinError;
+use super::state::{State, ToIdle, ToRunning};
+use super::waker;
+use crate::executor::Executor;
+use crate::sync::cell::UnsafeCell;
+use crate::task::{Hint, Task, TaskRef, TaskVTable};
+
+/// The type-erased operations that wakers and the `JoinHandle` call.
+pub(crate) struct RawVTable {
+    /// Submits a new `TaskRef` to the task's executor.
+    ///
+    /// Safety: the caller holds a reference, and has just set `SCHEDULED`
+    /// on an idle task, adding the reference the `TaskRef` now owns.
+    pub(crate) schedule: unsafe fn(NonNull<Header>),
+    /// Moves the result out of the stage into `*dst`, an
+    /// `Option<Result<T, JoinError>>` for the task's output type `T` that
+    /// holds `None` (overwritten without being dropped); leaves it `None`
+    /// if the result was taken already.
+    ///
+    /// Safety: the caller owns the stage after `COMPLETE` (state.rs) and
+    /// `dst` is valid for writes of that type.
+    pub(crate) take_output: unsafe fn(NonNull<Header>, *mut ()),
+    /// Drops the future, stores the cancellation and completes the task.
+    ///
+    /// Safety: the caller holds `RUNNING` and a reference.
+    pub(crate) cancel: unsafe fn(NonNull<Header>),
+    /// Frees the task.
+    ///
+    /// Safety: the caller dropped the last reference.
+    pub(crate) dealloc: unsafe fn(NonNull<Header>),
+}
+
+/// The part of a task that does not depend on its future or executor.
+#[repr(C)]
+pub(crate) struct Header {
+    /// The executor's node. First, so that a `NonNull<Task>` is a
+    /// `NonNull<Header>` and a `NonNull<RawTask<F, E>>`.
+    task: Task,
+    pub(crate) state: State,
+    /// The waker of whoever awaits the `JoinHandle`; its owner is given in
+    /// state.rs.
+    pub(crate) join_waker: UnsafeCell<Option<Waker>>,
+    pub(crate) vtable: &'static RawVTable,
+}
+
+impl Header {
+    /// Drops one reference, freeing the task if it was the last.
+    ///
+    /// # Safety
+    /// - `ptr` is a live task and the caller owns one of its references,
+    ///   which it gives up here: it must not touch the task afterwards.
+    pub(crate) unsafe fn drop_ref(ptr: NonNull<Header>) {
+        // SAFETY: the caller's reference keeps the task alive for this call.
+        let header = unsafe { ptr.as_ref() };
+        let dealloc = header.vtable.dealloc;
+        if header.state.ref_dec() {
+            // SAFETY: that was the last reference.
+            unsafe { dealloc(ptr) }
+        }
+    }
+}
+
+/// The future, then its result.
+enum Stage<F: Future> {
+    Pending(F),
+    Finished(Result<F::Output, JoinError>),
+    Consumed,
+}
+
+/// The whole task, in its one allocation.
+#[repr(C)]
+pub(crate) struct RawTask<F: Future, E> {
+    header: Header,
+    executor: E,
+    stage: UnsafeCell<Stage<F>>,
+}
+
+impl<F, E> RawTask<F, E>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    E: Executor + 'static,
+{
+    const TASK_VTABLE: TaskVTable = TaskVTable {
+        run: Self::run,
+        cancel: Self::cancel_queued,
+    };
+
+    const RAW_VTABLE: RawVTable = RawVTable {
+        schedule: Self::schedule,
+        take_output: Self::take_output,
+        cancel: Self::cancel_running,
+        dealloc: Self::dealloc,
+    };
+
+    /// Allocates a task in the state `SCHEDULED | JOIN_HANDLE` with two
+    /// references: one for the `TaskRef` the caller submits, one for its
+    /// `JoinHandle`.
+    pub(crate) fn allocate(future: F, executor: E) -> NonNull<Header> {
+        let raw = Box::new(RawTask {
+            header: Header {
+                task: Task::new(&Self::TASK_VTABLE),
+                state: State::new(),
+                join_waker: UnsafeCell::new(None),
+                vtable: &Self::RAW_VTABLE,
+            },
+            executor,
+            stage: UnsafeCell::new(Stage::Pending(future)),
+        });
+        // `header` is the first field of a `repr(C)` struct: same address.
+        NonNull::from(Box::leak(raw)).cast()
+    }
+
+    /// `TaskVTable::run`: polls the future once.
+    ///
+    /// # Safety
+    /// - `task` comes from a `TaskRef` of this task type, consumed by this
+    ///   call (it owns one reference).
+    unsafe fn run(task: NonNull<Task>) {
+        let ptr: NonNull<Header> = task.cast();
+        // SAFETY: the `TaskRef`'s reference keeps the task alive until the
+        // `drop_ref` or `dealloc` below, after which `this` is not used.
+        let this = unsafe { ptr.cast::<Self>().as_ref() };
+        if let ToRunning::Stale = this.header.state.transition_to_running() {
+            // SAFETY: we own the `TaskRef`'s reference.
+            return unsafe { Header::drop_ref(ptr) };
+        }
+
+        // SAFETY: the waker borrows the `TaskRef`'s reference, which we hold
+        // until after the poll; `ManuallyDrop` keeps it from dropping it.
+        let waker = unsafe { waker::borrowed(ptr) };
+        let mut cx = Context::from_waker(&waker);
+        let polled = this.stage.with_mut(|stage| {
+            catch_unwind(AssertUnwindSafe(|| {
+                // SAFETY: we hold `RUNNING`, so the stage is ours, and it is
+                // `Pending` (only `COMPLETE` follows any other variant).
+                let Stage::Pending(future) = (unsafe { &mut *stage }) else {
+                    unreachable!("a task without a future was polled")
+                };
+                // SAFETY: the future is never moved: it lives in the task's
+                // allocation until dropped in place (`drop_future`, `dealloc`).
+                unsafe { Pin::new_unchecked(future) }.poll(&mut cx)
+            }))
+        });
+
+        match polled {
+            Ok(Poll::Pending) => match this.header.state.transition_to_idle() {
+                ToIdle::Idle => {}
+                // SAFETY: that was the last reference.
+                ToIdle::IdleLastRef => unsafe { Self::dealloc(ptr) },
+                ToIdle::Rescheduled => {
+                    // SAFETY: the transition set up `schedule`'s reference;
+                    // ours keeps the task alive while `submit` runs, even if
+                    // the executor cancels the new `TaskRef` at once.
+                    unsafe { Self::schedule(ptr) };
+                    // SAFETY: we own the `TaskRef`'s reference.
+                    unsafe { Header::drop_ref(ptr) };
+                }
+                ToIdle::Cancelled => {
+                    // SAFETY: we hold `RUNNING` and a reference; then we give
+                    // the reference up.
+                    unsafe {
+                        Self::cancel_running(ptr);
+                        Header::drop_ref(ptr);
+                    }
+                }
+            },
+            Ok(Poll::Ready(output)) => {
+                // SAFETY: we hold `RUNNING` and a reference; a panic while
+                // dropping the finished future is lost, the output stands.
+                unsafe {
+                    if let Err(lost) = Self::drop_future(ptr) {
+                        drop_quietly(lost);
+                    }
+                    Self::finish(ptr, Ok(output));
+                    Header::drop_ref(ptr);
+                }
+            }
+            Err(payload) => {
+                // SAFETY: as above; the first panic is the one reported.
+                unsafe {
+                    if let Err(again) = Self::drop_future(ptr) {
+                        drop_quietly(again);
+                    }
+                    Self::finish(ptr, Err(JoinError::panic(payload)));
+                    Header::drop_ref(ptr);
+                }
+            }
+        }
+    }
+
+    /// `TaskVTable::cancel`: the executor will never run this `TaskRef`.
+    ///
+    /// # Safety
+    /// As [`run`](Self::run).
+    unsafe fn cancel_queued(task: NonNull<Task>) {
+        let ptr: NonNull<Header> = task.cast();
+        // SAFETY: the `TaskRef`'s reference keeps the task alive.
+        let header = unsafe { ptr.as_ref() };
+        if let ToRunning::Run = header.state.transition_to_running() {
+            // SAFETY: we now hold `RUNNING`, and a reference.
+            unsafe { Self::cancel_running(ptr) };
+        }
+        // SAFETY: we own the `TaskRef`'s reference.
+        unsafe { Header::drop_ref(ptr) };
+    }
+
+    /// `RawVTable::cancel`: drops the future and completes the task as
+    /// cancelled (or as panicked, if the future's destructor panics).
+    ///
+    /// # Safety
+    /// - The caller holds `RUNNING` and a reference.
+    unsafe fn cancel_running(ptr: NonNull<Header>) {
+        // SAFETY: forwarded from the caller.
+        let result = match unsafe { Self::drop_future(ptr) } {
+            Ok(()) => JoinError::cancelled(),
+            Err(payload) => JoinError::panic(payload),
+        };
+        // SAFETY: forwarded from the caller.
+        unsafe { Self::finish(ptr, Err(result)) };
+    }
+
+    /// Drops the pinned future in place, catching a panic of its destructor.
+    /// Leaves the stage dropped: [`finish`](Self::finish) must follow.
+    ///
+    /// # Safety
+    /// - The caller holds `RUNNING` and a reference; the stage is `Pending`.
+    unsafe fn drop_future(ptr: NonNull<Header>) -> Result<(), Box<dyn Any + Send>> {
+        // SAFETY: a reference keeps the task alive.
+        let this = unsafe { ptr.cast::<Self>().as_ref() };
+        this.stage.with_mut(|stage| {
+            // SAFETY: `RUNNING` makes the stage ours; dropping in place keeps
+            // the pinning promise. `finish` overwrites the dropped value
+            // without reading it.
+            catch_unwind(AssertUnwindSafe(|| unsafe { ptr::drop_in_place(stage) }))
+        })
+    }
+
+    /// Stores the result, completes the task and tells the joiner.
+    ///
+    /// # Safety
+    /// - The caller holds `RUNNING` and a reference, and the stage was just
+    ///   dropped by [`drop_future`](Self::drop_future).
+    unsafe fn finish(ptr: NonNull<Header>, result: Result<F::Output, JoinError>) {
+        // SAFETY: a reference keeps the task alive.
+        let this = unsafe { ptr.cast::<Self>().as_ref() };
+        // SAFETY: the stage is ours (`RUNNING`) and holds no live value.
+        this.stage
+            .with_mut(|stage| unsafe { ptr::write(stage, Stage::Finished(result)) });
+
+        let prev = this.header.state.transition_to_complete();
+        if !prev.has_join_handle() {
+            // Nobody will read the result, and it is ours (state.rs): drop it.
+            // SAFETY: as above; outputs are not pinned, so moving is fine.
+            let result = this
+                .stage
+                .with_mut(|stage| unsafe { mem::replace(&mut *stage, Stage::Consumed) });
+            drop_quietly(result);
+        } else if prev.has_join_waker() {
+            this.header.join_waker.with(|waker| {
+                // SAFETY: the cell is shared read-only while `JOIN_WAKER` is
+                // set and the task complete; the handle writes it no more.
+                if let Some(waker) = unsafe { &*waker } {
+                    waker.wake_by_ref();
+                }
+            });
+        }
+    }
+
+    /// `RawVTable::schedule`.
+    ///
+    /// # Safety
+    /// See [`RawVTable::schedule`].
+    unsafe fn schedule(ptr: NonNull<Header>) {
+        // SAFETY: the caller's reference keeps the task alive for this call.
+        let this = unsafe { ptr.cast::<Self>().as_ref() };
+        // SAFETY: the task lives in a `Box` that does not move and is freed
+        // only when the last reference (including the new `TaskRef`'s) is
+        // gone; `SCHEDULED` was just set on an idle task, so no other
+        // `TaskRef` exists (state.rs, "Invariants"); `run` and
+        // `cancel_queued` may run on any thread (`F: Send`, `E: Sync`).
+        let task = unsafe { TaskRef::from_raw(ptr.cast()) };
+        // A task woken from elsewhere goes to the back of the queue: fair,
+        // and a task that wakes itself (a yield) lets the others run first.
+        this.executor.submit(task, Hint::Back);
+    }
+
+    /// `RawVTable::take_output`.
+    ///
+    /// # Safety
+    /// See [`RawVTable::take_output`].
+    unsafe fn take_output(ptr: NonNull<Header>, dst: *mut ()) {
+        // SAFETY: the caller holds a reference.
+        let this = unsafe { ptr.cast::<Self>().as_ref() };
+        let dst = dst.cast::<Option<Result<F::Output, JoinError>>>();
+        this.stage.with_mut(|stage| {
+            // SAFETY: the caller owns the stage, which is `Finished` or
+            // `Consumed` after `COMPLETE` (nothing pinned is moved), and
+            // `dst` is valid for this type.
+            unsafe {
+                debug_assert!(!matches!(*stage, Stage::Pending(_)));
+                if let Stage::Finished(result) = mem::replace(&mut *stage, Stage::Consumed) {
+                    dst.write(Some(result));
+                }
+            }
+        });
+    }
+
+    /// `RawVTable::dealloc`: frees the task, dropping whatever it still
+    /// holds (the future if it never finished, an untaken result, the join
+    /// waker, the executor clone).
+    ///
+    /// # Safety
+    /// See [`RawVTable::dealloc`].
+    unsafe fn dealloc(ptr: NonNull<Header>) {
+        // SAFETY: the pointer came from `Box::leak` in `allocate`, with the
+        // whole allocation's provenance, and nobody else refers to it now.
+        drop(unsafe { Box::from_raw(ptr.cast::<Self>().as_ptr()) });
+    }
+}
+
+/// Drops `value`, swallowing a panic of its destructor (and leaking the
+/// panic's payload if dropping that panics too): for values dropped on the
+/// executor's thread, whose destructor has no one to report to.
+fn drop_quietly<T>(value: T) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value)))
+        && let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload)))
+    {
+        mem::forget(again);
+    }
+}

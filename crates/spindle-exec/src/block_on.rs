@@ -1,0 +1,315 @@
+//! Waiting for a future from synchronous code: [`block_on`] parks a plain
+//! thread; [`wait`] suspends whatever the current thread runs, through the
+//! [`Blocker`] installed for it (a fiber runtime installs one), and falls
+//! back to `block_on`.
+//!
+//! This is how every blocking call in spindle works: a primitive's blocking
+//! method (`lock()`, `recv()`, `join()`) is `wait(the_same_future)`. The
+//! primitive never names fibers; the fiber runtime plugs in below it.
+
+use core::cell::Cell;
+use core::future::Future;
+use core::pin::{Pin, pin};
+use core::task::{Context, Poll, Waker};
+use std::sync::Arc;
+use std::task::Wake;
+
+use crate::sync::CACHE_IN_THREAD_LOCALS;
+use crate::sync::atomic::{AtomicBool, Ordering};
+use crate::sync::thread::{self, Thread};
+
+/// Waits for futures on behalf of the code a thread runs: the hook through
+/// which a fiber runtime makes [`wait`] suspend the current fiber instead
+/// of blocking the thread.
+///
+/// Install one per thread with [`set_blocker`]; [`wait`] then calls
+/// [`block`](Self::block) instead of [`block_on`].
+///
+/// # Contract
+///
+/// `block` must poll `future` until it returns `Poll::Ready(())`, and only
+/// then return. In between it may do anything that does not poll the
+/// future: a fiber runtime suspends the calling fiber and resumes it when
+/// the waker it passed to the last poll is woken. The waker must make the
+/// future be polled again after any wake, including one that arrives while
+/// the future is being polled (no lost wake-ups). If `block` returns early,
+/// `wait` panics; if it panics, the panic goes through `wait` to its
+/// caller and the future is dropped.
+///
+/// `wait` reads the thread-local blocker before calling `block` and no
+/// thread-local after, so a blocker may resume a *movable* fiber on
+/// another thread (DESIGN.md, decision 4); a pinned fiber must resume
+/// where it was suspended.
+///
+/// `block` may be called where there is nothing to suspend (a blocker
+/// installed on a worker thread, called outside any fiber): it should then
+/// block the thread, e.g. with `block_on(future)` (a `Pin<&mut dyn Future>`
+/// is a future).
+///
+/// # Examples
+///
+/// A blocker that just counts calls and blocks the thread:
+///
+/// ```
+/// use spindle_exec::{Blocker, block_on, set_blocker, wait};
+/// use std::future::Future;
+/// use std::pin::Pin;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+///
+/// struct Counting(AtomicUsize);
+///
+/// impl Blocker for Counting {
+///     fn block(&self, future: Pin<&mut dyn Future<Output = ()>>) {
+///         self.0.fetch_add(1, Ordering::Relaxed);
+///         block_on(future);
+///     }
+/// }
+///
+/// static COUNTING: Counting = Counting(AtomicUsize::new(0));
+/// let previous = set_blocker(Some(&COUNTING));
+/// assert_eq!(wait(async { 7 }), 7);
+/// set_blocker(previous);
+/// assert_eq!(COUNTING.0.load(Ordering::Relaxed), 1);
+/// ```
+pub trait Blocker {
+    /// Polls `future` to completion, suspending whatever the current
+    /// thread runs between polls. See the [contract](Blocker#contract).
+    fn block(&self, future: Pin<&mut dyn Future<Output = ()>>);
+}
+
+std::thread_local! {
+    /// The current thread's [`Blocker`]. Read and written only through the
+    /// never-inlined accessors below (DESIGN.md, decision 4).
+    static BLOCKER: Cell<Option<&'static dyn Blocker>> = const { Cell::new(None) };
+
+    /// This thread's parker, when no `block_on` on this thread is using it.
+    static PARKER: Cell<Option<Parker>> = const { Cell::new(None) };
+}
+
+/// Installs `blocker` for the current thread (`None` removes it) and
+/// returns the one installed before.
+///
+/// A fiber runtime calls it on each of its worker threads, so that
+/// [`wait`] suspends the current fiber there. During the thread's own
+/// teardown (after its thread-locals are destroyed) it installs nothing
+/// and returns `None`.
+///
+/// # Examples
+///
+/// See [`Blocker`].
+#[inline(never)]
+pub fn set_blocker(blocker: Option<&'static dyn Blocker>) -> Option<&'static dyn Blocker> {
+    BLOCKER
+        .try_with(|cell| cell.replace(blocker))
+        .unwrap_or(None)
+}
+
+/// The current thread's blocker.
+#[inline(never)]
+fn current_blocker() -> Option<&'static dyn Blocker> {
+    BLOCKER.try_with(Cell::get).unwrap_or(None)
+}
+
+/// Waits for `future` from synchronous code and returns its output: the
+/// blocking counterpart of `.await`.
+///
+/// - If the current thread has a [`Blocker`] (it runs fibers), the future
+///   is handed to it: the current fiber is suspended until the future
+///   completes, and the worker thread runs other fibers meanwhile.
+/// - Otherwise the thread is parked between polls ([`block_on`]).
+///
+/// Do not call it from async code: there, `.await` the future.
+///
+/// # Panics
+///
+/// If the installed [`Blocker`] breaks its contract by returning before
+/// the future completed; and whatever the future's poll panics with.
+///
+/// # Examples
+///
+/// ```
+/// use spindle_exec::{ManualExecutor, spawn, wait};
+///
+/// let executor = ManualExecutor::new();
+/// let task = spawn(&executor, async { 1 + 1 });
+/// executor.run_all();
+/// assert_eq!(wait(task).unwrap(), 2);
+/// ```
+#[track_caller]
+pub fn wait<F: Future>(future: F) -> F::Output {
+    let Some(blocker) = current_blocker() else {
+        return block_on(future);
+    };
+    let mut output = None;
+    {
+        let slot = &mut output;
+        let unit = pin!(async move {
+            *slot = Some(future.await);
+        });
+        blocker.block(unit);
+    }
+    match output {
+        Some(output) => output,
+        None => panic!("`Blocker::block` returned before the future completed"),
+    }
+}
+
+/// Runs `future` to completion on the current thread, parking the thread
+/// while the future waits, and returns its output.
+///
+/// The future is polled here, on this thread, with a waker that unparks
+/// it; a wake from any thread, at any time (also during a poll) leads to
+/// another poll. Parking blocks the whole thread: on a fiber, use
+/// [`wait`], which suspends only the fiber. (The parked thread is the one
+/// that called `block_on`: a movable fiber must not be moved to another
+/// thread while its future is polled here.)
+///
+/// The thread's parker (its waker) is made on the first call and reused
+/// after, so `block_on` allocates nothing from then on.
+///
+/// # Examples
+///
+/// ```
+/// use spindle_exec::block_on;
+/// use std::future::Future;
+/// use std::pin::Pin;
+/// use std::task::{Context, Poll};
+/// use std::thread;
+///
+/// /// Ready on the second poll, after waking itself from another thread.
+/// struct WokenElsewhere(bool);
+///
+/// impl Future for WokenElsewhere {
+///     type Output = &'static str;
+///     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<&'static str> {
+///         if self.0 {
+///             return Poll::Ready("woken");
+///         }
+///         self.0 = true;
+///         let waker = cx.waker().clone();
+///         thread::spawn(move || waker.wake());
+///         Poll::Pending
+///     }
+/// }
+///
+/// assert_eq!(block_on(WokenElsewhere(false)), "woken");
+/// ```
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let guard = ParkerGuard::take();
+    let parker = guard.get();
+    let mut cx = Context::from_waker(&parker.waker);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        parker.park();
+    }
+}
+
+/// Parks a thread until its waker fires.
+struct Parker {
+    notify: Arc<Notify>,
+    /// A waker for `notify`, made once per parker (per thread, when cached).
+    waker: Waker,
+}
+
+/// What the waker holds: the thread to unpark, and whether it was woken.
+struct Notify {
+    thread: Thread,
+    /// Set by a wake, cleared by the parked thread when it acts on it.
+    notified: AtomicBool,
+}
+
+impl Wake for Notify {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        // `Release`: what the waker wrote before waking is visible to the
+        // poll that follows. Only the wake that sets the flag unparks: a
+        // flag already set has an unpark on its way, or a poll pending.
+        if !self.notified.swap(true, Ordering::Release) {
+            self.thread.unpark();
+        }
+    }
+}
+
+impl Parker {
+    fn new() -> Self {
+        let notify = Arc::new(Notify {
+            thread: thread::current(),
+            notified: AtomicBool::new(false),
+        });
+        let waker = Waker::from(Arc::clone(&notify));
+        Parker { notify, waker }
+    }
+
+    /// Returns once the waker was woken since the last return (at once if
+    /// it was). Spurious unparks, and stale ones from earlier users of the
+    /// thread's park token, loop back into `park`.
+    fn park(&self) {
+        // `Acquire` pairs with the waker's `Release`. The flag is set before
+        // `unpark`, and `park` returns at once if an unpark came after the
+        // last one it consumed, so a wake between the check and `park` is
+        // not lost.
+        while !self.notify.notified.swap(false, Ordering::Acquire) {
+            thread::park();
+        }
+    }
+}
+
+/// Lends `block_on` the thread's cached parker, or a new one while the
+/// cached one is in use (a `block_on` nested in a poll) or unavailable, and
+/// caches it again on drop, also when the poll panics.
+struct ParkerGuard(Option<Parker>);
+
+impl ParkerGuard {
+    fn take() -> Self {
+        let cached = if CACHE_IN_THREAD_LOCALS {
+            take_cached_parker()
+        } else {
+            None
+        };
+        ParkerGuard(Some(cached.unwrap_or_else(Parker::new)))
+    }
+
+    fn get(&self) -> &Parker {
+        // Only `drop` empties it.
+        self.0.as_ref().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl Drop for ParkerGuard {
+    fn drop(&mut self) {
+        // A parker unparks the thread it was made on, so it is cached only
+        // there: a movable fiber that was suspended inside the poll (by a
+        // nested `wait`) may have resumed on another thread. A nested
+        // `block_on`'s new parker is for this thread too, so whichever
+        // comes back first is cached.
+        if let Some(parker) = self.0.take()
+            && CACHE_IN_THREAD_LOCALS
+            && parker.notify.thread.id() == thread::current().id()
+        {
+            put_cached_parker(parker);
+        }
+    }
+}
+
+/// Takes the thread's cached parker, if it has one and no `block_on` is
+/// using it.
+#[inline(never)]
+fn take_cached_parker() -> Option<Parker> {
+    PARKER.try_with(Cell::take).unwrap_or(None)
+}
+
+/// Caches `parker` for this thread's next `block_on`, unless one is
+/// cached already (then `parker` is dropped).
+#[inline(never)]
+fn put_cached_parker(parker: Parker) {
+    let _ = PARKER.try_with(|cell| {
+        let cached = cell.take();
+        cell.set(cached.or(Some(parker)));
+    });
+}

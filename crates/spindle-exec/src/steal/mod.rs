@@ -1,0 +1,365 @@
+//! [`StealPool`]: N workers, each with its own run queue, stealing from
+//! one another when idle — the "fast" pool, shaped like Go's scheduler.
+//!
+//! Layout of this module (protocols in `README.md`):
+//!
+//! - `ring.rs`: each worker's bounded lock-free run queue (steal-half).
+//! - `injector.rs`: the locked queue behind the shared injector (tasks
+//!   from outside), each worker's spill (overflow of its ring) and inbox
+//!   (for [`StealPool::submit_to`]).
+//! - `idle.rs`: who searches, who sleeps, and waking without loss.
+//! - `shared.rs`: what handles and workers share, and the ways in from
+//!   outside.
+//! - `worker.rs`: the per-worker state, the run loop, the thread-local.
+//! - `builder.rs`, `metrics.rs`, `pin/` (one file per OS), `sync.rs` (the
+//!   loom shim).
+
+mod builder;
+mod idle;
+mod injector;
+mod metrics;
+mod pin;
+mod ring;
+mod shared;
+mod sync;
+mod worker;
+
+pub use builder::{StealPoolBuilder, StealPoolError};
+pub use metrics::StealMetrics;
+
+use crate::executor::{Executor, Spawner};
+use crate::task::{Hint, TaskRef};
+use core::fmt;
+use shared::Shared;
+use std::error::Error;
+use std::sync::Arc;
+
+/// A work-stealing pool: each worker thread runs tasks from its own queues
+/// and, when those are empty, from the shared injector or by stealing half
+/// of another worker's queue.
+///
+/// It is built for many small tasks that submit each other (fibers, async
+/// tasks, fork-join): a task submitted on a worker stays on that worker,
+/// with no lock and no allocation, and runs soon after, while its cache
+/// lines are still warm; idle workers take the surplus.
+///
+/// A `StealPool` is a handle: clones are cheap and all drive the same
+/// threads. Tasks may be submitted from any thread.
+///
+/// # Examples
+/// ```
+/// use spindle_exec::{Executor, Hint, StealPool, Task, TaskRef, TaskVTable};
+/// use std::ptr::NonNull;
+/// use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+///
+/// static RAN: AtomicUsize = AtomicUsize::new(0);
+/// static VTABLE: TaskVTable = TaskVTable { run: on_run, cancel: on_cancel };
+///
+/// unsafe fn on_run(task: NonNull<Task>) {
+///     // SAFETY: `new_task` leaked this box; a task is run or cancelled once.
+///     drop(unsafe { Box::from_raw(task.as_ptr()) });
+///     RAN.fetch_add(1, Relaxed);
+/// }
+/// unsafe fn on_cancel(task: NonNull<Task>) {
+///     // SAFETY: as in `on_run`.
+///     drop(unsafe { Box::from_raw(task.as_ptr()) });
+/// }
+/// fn new_task() -> TaskRef {
+///     let task = NonNull::from(Box::leak(Box::new(Task::new(&VTABLE))));
+///     // SAFETY: the box stays put until `on_run` or `on_cancel` frees it;
+///     // this is the only `TaskRef` to it; both may run on any thread.
+///     unsafe { TaskRef::from_raw(task) }
+/// }
+///
+/// let pool = StealPool::builder().threads(2).build()?;
+/// for _ in 0..1000 {
+///     pool.submit(new_task(), Hint::Back);
+/// }
+/// pool.shutdown()?; // runs everything queued, then joins the workers
+/// assert_eq!(RAN.load(Relaxed), 1000);
+/// assert_eq!(pool.metrics().ran, 1000);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Where a task goes
+/// Each worker has, in the order it looks at them:
+///
+/// 1. every 61st task, the shared **injector** first, so tasks from
+///    outside are not starved;
+/// 2. a **next slot** holding one task, for [`Hint::Next`]: the task a
+///    running task just woke runs next, while what it touches is still in
+///    the cache. A chain of such tasks runs at most 8 in a row from the
+///    slot; then the one in the slot goes to the back of the queue, so
+///    queued tasks are not starved;
+/// 3. its FIFO of [`Hint::Back`] tasks, oldest first: a bounded lock-free
+///    **ring** of 256 that other workers steal half of at a time and, when
+///    the ring is full, a **spill** queue that the older half of the ring
+///    moves to in one batch (other workers steal from it too, when the
+///    ring is empty);
+/// 4. a **pinned queue** (see [`submit_to`](Self::submit_to)), which is
+///    never stolen from; it and the FIFO take turns when both hold tasks;
+/// 5. the **injector**, taking a batch of up to half a ring at once;
+/// 6. other workers' rings and spills: it steals half of one, starting at
+///    a random victim. At most half the workers search at once; a searcher
+///    tries a few rounds, spinning then yielding, before it parks.
+///
+/// [`submit`](Executor::submit) called on one of this pool's workers
+/// queues locally: `Next` into the next slot (the task it displaces goes
+/// to the back), `Back` onto the ring, and `Inline` runs the task at once,
+/// inside `submit`, unless the worker is already inside an inline run
+/// (then it is `Next`). Called on any other thread, it queues on the
+/// injector (`Next` and `Inline` at its front) and wakes a worker if none
+/// is searching. A task in a next slot or pinned queue (or among the up to
+/// 128 a worker took back from its spill) waits for its worker: if the
+/// running task blocks the thread, they wait with it; the rest of its
+/// queue is stolen by idle workers.
+///
+/// # Shutdown
+/// [`shutdown`](Self::shutdown), [`shutdown_background`](Self::shutdown_background)
+/// or dropping the last handle starts it. The workers go on until every
+/// queue is empty and every worker is idle, running the tasks submitted
+/// meanwhile too; then the queues close, the workers exit, and a task
+/// submitted later is **cancelled** at once on the submitting thread
+/// ([`TaskRef::cancel`]). `shutdown` waits for the workers and joins them;
+/// dropping the last handle does too, except on one of the pool's own
+/// workers, where the threads finish on their own. A task that never
+/// returns keeps the pool (and `shutdown`) waiting, and a queued task that
+/// holds a handle keeps the pool from shutting down when the other
+/// handles are dropped; call `shutdown` to end it anyway.
+///
+/// # Panics in tasks
+/// A task should catch its own panics. If one escapes `run` or `cancel`,
+/// the pool catches it, counts it in [`StealMetrics::panicked`] and goes
+/// on; the worker thread survives.
+pub struct StealPool {
+    handle: Arc<Handle>,
+}
+
+/// The shared part of every handle; its drop is the last handle's drop.
+struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.begin_shutdown();
+        if !self.shared.is_current() {
+            self.shared.wait_for_exit();
+        }
+    }
+}
+
+impl StealPool {
+    /// The most worker threads a pool may have.
+    pub const MAX_THREADS: usize = builder::MAX_THREADS;
+
+    /// The largest stack size a worker may ask for, in bytes (1 GiB).
+    pub const MAX_STACK_SIZE: usize = builder::MAX_STACK_SIZE;
+
+    /// A pool of `threads` workers, the other settings at their defaults
+    /// (see [`StealPoolBuilder`]).
+    ///
+    /// # Errors
+    /// As [`StealPoolBuilder::build`].
+    pub fn new(threads: usize) -> Result<Self, StealPoolError> {
+        Self::builder().threads(threads).build()
+    }
+
+    /// A builder to configure a pool: thread count, names, stack size,
+    /// pinning.
+    pub fn builder() -> StealPoolBuilder {
+        StealPoolBuilder::new()
+    }
+
+    fn from_shared(shared: Arc<Shared>) -> Self {
+        StealPool {
+            handle: Arc::new(Handle { shared }),
+        }
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.handle.shared
+    }
+
+    /// How many worker threads the pool was built with.
+    pub fn threads(&self) -> usize {
+        self.shared().threads()
+    }
+
+    /// What the pool did so far, summed over its workers.
+    pub fn metrics(&self) -> StealMetrics {
+        self.shared().metrics()
+    }
+
+    /// The index (`0..threads`) of the worker the calling thread is, in
+    /// whichever `StealPool` it belongs to; `None` on any other thread.
+    ///
+    /// Read through a never-inlined accessor, so a fiber that moved to
+    /// another thread since its last call gets that thread's answer.
+    pub fn current_worker() -> Option<usize> {
+        worker::current_worker()
+    }
+
+    /// The index of the worker the calling thread is, if it is one of
+    /// *this* pool's workers.
+    pub fn worker_index(&self) -> Option<usize> {
+        self.shared().current_index()
+    }
+
+    /// Queues `task` on worker `worker` alone: it will run on that thread
+    /// and is never stolen. This is how a pinned fiber's waker resubmits
+    /// it to the worker it lives on.
+    ///
+    /// Called on that worker itself, it is as cheap as
+    /// [`submit`](Executor::submit) and honours `hint` the same way
+    /// (`Next`: the next slot, `Back`: the back of the worker's pinned
+    /// queue, `Inline`: run now). From any other thread the task goes to
+    /// the worker's inbox (at its front unless `Back`), which the worker
+    /// empties into its pinned queue every tick, and the worker is woken if
+    /// it sleeps. If the pool has closed, the task is cancelled.
+    ///
+    /// # Errors
+    /// [`SubmitToError`], handing the task back, if there is no worker
+    /// `worker`.
+    pub fn submit_to(&self, worker: usize, task: TaskRef, hint: Hint) -> Result<(), SubmitToError> {
+        let threads = self.threads();
+        if worker >= threads {
+            return Err(SubmitToError {
+                task,
+                worker,
+                threads,
+            });
+        }
+        self.shared().submit_to(worker, task, hint);
+        Ok(())
+    }
+
+    /// Starts the [shutdown](Self#shutdown) and waits until every queue is
+    /// drained and every worker thread has exited and been joined. Calling
+    /// it again, or from several threads, is fine.
+    ///
+    /// # Errors
+    /// [`StealShutdownError::OnWorkerThread`] if called on one of this
+    /// pool's workers, which would wait for itself forever. Nothing is done
+    /// then; [`shutdown_background`](Self::shutdown_background) works there.
+    pub fn shutdown(&self) -> Result<(), StealShutdownError> {
+        let shared = self.shared();
+        if shared.is_current() {
+            return Err(StealShutdownError::OnWorkerThread);
+        }
+        shared.begin_shutdown();
+        shared.wait_for_exit();
+        Ok(())
+    }
+
+    /// Starts the [shutdown](Self#shutdown) and returns at once. Works on
+    /// any thread, including the pool's own workers.
+    pub fn shutdown_background(&self) {
+        self.shared().begin_shutdown();
+    }
+}
+
+impl Clone for StealPool {
+    fn clone(&self) -> Self {
+        StealPool {
+            handle: Arc::clone(&self.handle),
+        }
+    }
+}
+
+impl Executor for StealPool {
+    /// Queues `task` as `hint` asks (see [Where a task goes](Self#where-a-task-goes));
+    /// cancels it at once if the pool has closed.
+    #[inline]
+    fn submit(&self, task: TaskRef, hint: Hint) {
+        self.shared().submit(task, hint);
+    }
+}
+
+/// Tasks hold a clone of the pool itself, so a pool with live tasks does
+/// not shut down when the other handles go; call
+/// [`shutdown`](Self::shutdown) to end it.
+impl Spawner for StealPool {
+    type Handle = Self;
+    fn handle(&self) -> Self {
+        self.clone()
+    }
+}
+
+impl fmt::Debug for StealPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shared = self.shared();
+        f.debug_struct("StealPool")
+            .field("threads", &shared.threads())
+            .field("idle", &shared.idle)
+            .field("shut_down", &shared.is_shut_down())
+            .finish()
+    }
+}
+
+/// [`StealPool::submit_to`] named a worker the pool does not have. The
+/// task is handed back: run or cancel it (dropping it leaks it).
+pub struct SubmitToError {
+    task: TaskRef,
+    worker: usize,
+    threads: usize,
+}
+
+impl SubmitToError {
+    /// The task that was not queued.
+    pub fn into_task(self) -> TaskRef {
+        self.task
+    }
+
+    /// The worker index asked for.
+    pub fn worker(&self) -> usize {
+        self.worker
+    }
+
+    /// How many workers the pool has.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+}
+
+impl fmt::Debug for SubmitToError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SubmitToError")
+            .field("worker", &self.worker)
+            .field("threads", &self.threads)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for SubmitToError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "no worker {} in a steal pool of {} threads",
+            self.worker, self.threads
+        )
+    }
+}
+
+impl Error for SubmitToError {}
+
+/// Why [`StealPool::shutdown`] could not wait for the workers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StealShutdownError {
+    /// It was called on one of the pool's own worker threads, which cannot
+    /// wait for itself to exit. Nothing was done.
+    OnWorkerThread,
+}
+
+impl fmt::Display for StealShutdownError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StealShutdownError::OnWorkerThread => f.write_str(
+                "a steal pool cannot be shut down and waited for from one of its own workers",
+            ),
+        }
+    }
+}
+
+impl Error for StealShutdownError {}
