@@ -1,7 +1,11 @@
 //! The scenarios. Their names are a contract: scripts and tables key on them.
 
 mod coro_create;
+mod fib25;
+mod runtimes;
+mod spawn_join;
 mod switch;
+mod yields;
 
 use crate::harness::Config;
 
@@ -18,6 +22,18 @@ pub(crate) const ALL: &[Scenario] = &[
     Scenario {
         name: "coro_create",
         run: coro_create::run,
+    },
+    Scenario {
+        name: "spawn_join",
+        run: spawn_join::run,
+    },
+    Scenario {
+        name: "yield",
+        run: yields::run,
+    },
+    Scenario {
+        name: "fib25",
+        run: fib25::run,
     },
 ];
 

@@ -19,12 +19,13 @@ pub trait Executor: Send + Sync {
 /// when woken.
 ///
 /// The reference is a [`Handle`](Spawner::Handle): cheap to clone, and it
-/// does not keep the executor running. Executors that own threads or a
-/// queue (`ManualExecutor`, `ComputePool`, `StealPool`) are not `Clone`;
-/// dropping them shuts them down, and a handle that outlives them cancels
-/// what is submitted to it. That is why [`spawn`](crate::spawn) takes a
-/// `Spawner` rather than an `Executor + Clone`: a queued task holding a
-/// strong clone would keep its executor, and so itself, alive forever.
+/// does not keep the executor running. Dropping `ManualExecutor`, or the
+/// last user handle of `ComputePool` or `StealPool`, shuts them down; a
+/// task handle that outlives them cancels what is submitted to it. That is
+/// why [`spawn`](crate::spawn) takes a `Spawner` rather than an
+/// `Executor + Clone`: a task holding a strong clone would keep its
+/// executor running (and, dropped on some thread, could make that thread
+/// wait for the workers to exit).
 pub trait Spawner: Executor {
     /// What tasks hold to resubmit themselves.
     type Handle: Executor + Clone + 'static;

@@ -37,11 +37,12 @@ mod thread_settings;
 
 pub use async_task::{JoinError, JoinHandle, spawn};
 pub use block_on::{Blocker, block_on, set_blocker, wait};
-pub use compute::{ComputePool, ComputePoolBuilder, PoolError, ShutdownError};
+pub use compute::{ComputeHandle, ComputePool, ComputePoolBuilder, PoolError, ShutdownError};
 pub use executor::{Executor, Spawner};
 pub use manual::{ManualExecutor, ManualHandle};
 pub use policy::{Fifo, Policy};
 pub use steal::{
-    StealMetrics, StealPool, StealPoolBuilder, StealPoolError, StealShutdownError, SubmitToError,
+    StealHandle, StealMetrics, StealPool, StealPoolBuilder, StealPoolError, StealShutdownError,
+    SubmitToError,
 };
 pub use task::{Hint, Task, TaskRef, TaskVTable};

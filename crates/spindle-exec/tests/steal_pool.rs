@@ -827,3 +827,29 @@ fn handles_and_errors_cross_threads() {
     fn executor<T: Executor + Clone>() {}
     executor::<StealPool>();
 }
+
+/// A task's handle must not keep the pool running: dropping the pool's last
+/// user handle shuts it down even while a task waits, and dropping that
+/// task's waker afterwards (on any thread) does not wait for anything.
+#[test]
+fn a_waiting_task_does_not_keep_the_pool_alive() {
+    use std::sync::Mutex;
+    use std::task::Waker;
+    let pool = pool(2);
+    let parked: Arc<Mutex<Option<Waker>>> = Arc::default();
+    let store = Arc::clone(&parked);
+    let task = spindle_exec::spawn(
+        &pool,
+        std::future::poll_fn(move |cx| {
+            *store.lock().unwrap() = Some(cx.waker().clone());
+            std::task::Poll::<()>::Pending
+        }),
+    );
+    while parked.lock().unwrap().is_none() {
+        thread::yield_now();
+    }
+    drop(pool); // joins the workers: the waiting task does not hold them
+    let waker = parked.lock().unwrap().take().unwrap();
+    waker.wake(); // submits to a closed pool: the task is cancelled
+    assert!(task.join().unwrap_err().is_cancelled());
+}

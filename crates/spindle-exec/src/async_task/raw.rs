@@ -310,8 +310,9 @@ where
         let this = unsafe { ptr.cast::<Self>().as_ref() };
         // SAFETY: the task lives in a `Box` that does not move and is freed
         // only when the last reference (including the new `TaskRef`'s) is
-        // gone; `SCHEDULED` was just set on an idle task, so no other
-        // `TaskRef` exists (state.rs, "Invariants"); `run` and
+        // gone; the caller's transition set `SCHEDULED` (on an idle task,
+        // or while it ran and the runner now resubmits it), and one
+        // `TaskRef` exists per `SCHEDULED` (state.rs, "Invariants"); `run` and
         // `cancel_queued` may run on any thread (`F: Send`, `E: Sync`).
         let task = unsafe { TaskRef::from_raw(ptr.cast()) };
         // A task woken from elsewhere goes to the back of the queue: fair,

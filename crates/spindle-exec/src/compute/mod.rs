@@ -224,13 +224,47 @@ impl<P: Policy> Executor for ComputePool<P> {
     }
 }
 
-/// Tasks hold a clone of the pool itself, so a pool with live tasks does
-/// not shut down when the other handles go (see [Shutdown](Self#shutdown));
-/// call [`shutdown`](Self::shutdown) to end it.
+/// Tasks hold a [`ComputeHandle`], which does not keep the pool running.
 impl<P: Policy> Spawner for ComputePool<P> {
+    type Handle = ComputeHandle<P>;
+    fn handle(&self) -> ComputeHandle<P> {
+        ComputeHandle {
+            shared: Arc::clone(&self.handle.shared),
+        }
+    }
+}
+
+/// What tasks spawned on a [`ComputePool`] hold to resubmit themselves: it
+/// submits like the pool, but does not keep it running. Once the pool has
+/// shut down, what is submitted through it is cancelled.
+pub struct ComputeHandle<P: Policy = Fifo> {
+    shared: Arc<Shared<P>>,
+}
+
+impl<P: Policy> Clone for ComputeHandle<P> {
+    fn clone(&self) -> Self {
+        ComputeHandle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<P: Policy> Executor for ComputeHandle<P> {
+    fn submit(&self, task: TaskRef, hint: Hint) {
+        self.shared.submit(task, hint);
+    }
+}
+
+impl<P: Policy> Spawner for ComputeHandle<P> {
     type Handle = Self;
     fn handle(&self) -> Self {
         self.clone()
+    }
+}
+
+impl<P: Policy> fmt::Debug for ComputeHandle<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ComputeHandle").finish_non_exhaustive()
     }
 }
 

@@ -258,6 +258,10 @@ struct ExitGuard<'a, P: Policy> {
 
 impl<P: Policy> Drop for ExitGuard<'_, P> {
     fn drop(&mut self) {
+        // Out of the loop (normally or not): no more inline runs here, so a
+        // destructor's `Inline` submission is queued (or, once the pool is
+        // closed, cancelled) like any other.
+        let _ = WORKER.try_with(|w| w.inline_depth.set(MAX_INLINE_DEPTH));
         if !self.armed {
             return;
         }

@@ -123,9 +123,8 @@ use std::sync::Arc;
 /// ([`TaskRef::cancel`]). `shutdown` waits for the workers and joins them;
 /// dropping the last handle does too, except on one of the pool's own
 /// workers, where the threads finish on their own. A task that never
-/// returns keeps the pool (and `shutdown`) waiting, and a queued task that
-/// holds a handle keeps the pool from shutting down when the other
-/// handles are dropped; call `shutdown` to end it anyway.
+/// returns keeps the pool (and `shutdown`) waiting. Async tasks hold a
+/// [`StealHandle`], which does not keep the pool running.
 ///
 /// # Panics in tasks
 /// A task should catch its own panics. If one escapes `run` or `cancel`,
@@ -276,13 +275,41 @@ impl Executor for StealPool {
     }
 }
 
-/// Tasks hold a clone of the pool itself, so a pool with live tasks does
-/// not shut down when the other handles go; call
-/// [`shutdown`](Self::shutdown) to end it.
+/// Tasks hold a [`StealHandle`], which does not keep the pool running.
 impl Spawner for StealPool {
+    type Handle = StealHandle;
+    fn handle(&self) -> StealHandle {
+        StealHandle {
+            shared: Arc::clone(&self.handle.shared),
+        }
+    }
+}
+
+/// What tasks spawned on a [`StealPool`] hold to resubmit themselves: it
+/// submits like the pool, but does not keep it running. Once the pool has
+/// shut down, what is submitted through it is cancelled.
+#[derive(Clone)]
+pub struct StealHandle {
+    shared: Arc<Shared>,
+}
+
+impl Executor for StealHandle {
+    #[inline]
+    fn submit(&self, task: TaskRef, hint: Hint) {
+        self.shared.submit(task, hint);
+    }
+}
+
+impl Spawner for StealHandle {
     type Handle = Self;
     fn handle(&self) -> Self {
         self.clone()
+    }
+}
+
+impl fmt::Debug for StealHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StealHandle").finish_non_exhaustive()
     }
 }
 

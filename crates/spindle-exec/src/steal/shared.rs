@@ -90,7 +90,8 @@ impl Shared {
         }
         // SAFETY: a non-null pointer in the thread-local points to the
         // `Local` on this thread's stack, which outlives every call made
-        // from its worker loop; it is cleared before that `Local` goes.
+        // from its worker loop; a guard declared after it (`ClearLocal` in
+        // `worker_main`) clears it before that `Local` goes, unwinding or not.
         let local = unsafe { &*local };
         ptr::eq(&*local.shared, self).then_some(local)
     }

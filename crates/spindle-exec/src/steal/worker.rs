@@ -535,14 +535,25 @@ pub(super) fn worker_main(shared: Arc<Shared>, index: usize, startup: Startup) {
     set_current_pool(shared.id());
     let local = Local::new(shared, index);
     set_current_local(&local);
+    // Cleared when `local` goes, even if the loop unwinds: from then on a
+    // submission from this thread (a destructor's) goes through the
+    // injector, which is closed, and is cancelled.
+    let _clear = ClearLocal;
     local.run_loop();
     // The loop ends only from `park`, which only a worker with empty local
     // queues reaches, after the shared ones closed empty.
     debug_assert!(local.next.take().is_none());
     debug_assert!(local.pinned.take().is_empty() && local.refill.take().is_empty());
-    // From here on, a submission from this thread (a destructor's) goes
-    // through the injector, which is closed: it is cancelled.
-    set_current_local(ptr::null());
+}
+
+/// Clears this thread's `Local` pointer when dropped; declared after the
+/// `Local`, so it drops first.
+struct ClearLocal;
+
+impl Drop for ClearLocal {
+    fn drop(&mut self) {
+        set_current_local(ptr::null());
+    }
 }
 
 /// Per-thread worker identity. Read through never-inlined accessors
