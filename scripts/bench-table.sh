@@ -22,26 +22,27 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ /
   echo "- machine: $(nproc) cores, ${cpu}, $(uname -sr)"
   echo "- rustc: $(rustc --version)"
   echo
-  echo "Ratio: spindle / best peer (below 1.0 is better for times and sizes,"
-  echo "above 1.0 is better for counts and rates)."
+  echo "Ratios: spindle / each peer of the same scenario, from the same run"
+  echo "(below 1.0 is better for times and sizes, above 1.0 for counts and rates)."
   echo
-  echo "| scenario | system | value | unit | ratio to best peer |"
+  echo "| scenario | system | value | unit | spindle / peer |"
   echo "| --- | --- | --- | --- | --- |"
   awk -F'\t' '
-    function higher_is_better(unit) { return unit ~ /(count|\/s)$/ }
     {
       key[NR] = $1; sys[NR] = $2; val[NR] = $3; unit[NR] = $4
-      if ($2 !~ /^spindle/ && $3 != "fail") {
-        better = !($1 in best) || (higher_is_better($4) ? $3 > best[$1] : $3 < best[$1])
-        if (better) best[$1] = $3
-      }
+      if ($2 !~ /^spindle/ && $3 != "fail") { peers[$1] = peers[$1] " " NR }
     }
     END {
       for (i = 1; i <= NR; i++) {
-        ratio = ""
-        if (sys[i] ~ /^spindle/ && (key[i] in best) && val[i] != "fail" && best[key[i]] > 0)
-          ratio = sprintf("%.2f", val[i] / best[key[i]])
-        printf "| %s | %s | %s | %s | %s |\n", key[i], sys[i], val[i], unit[i], ratio
+        ratios = ""
+        if (sys[i] ~ /^spindle/ && val[i] != "fail") {
+          n = split(peers[key[i]], list, " ")
+          for (k = 1; k <= n; k++) {
+            p = list[k]
+            if (val[p] > 0) ratios = ratios (ratios == "" ? "" : ", ") sprintf("%.2f× %s", val[i] / val[p], sys[p])
+          }
+        }
+        printf "| %s | %s | %s | %s | %s |\n", key[i], sys[i], val[i], unit[i], ratios
       }
     }' <<<"$results"
 } > BENCHMARKS.md

@@ -1,8 +1,9 @@
 //! Timing and reporting.
 //!
 //! The systems of a scenario are timed in alternation (spindle, peer,
-//! spindle, peer, ...) after a warm-up round, so that a noisy neighbour
-//! slows all of them alike; each reports the median of its runs.
+//! peer, spindle, ...: each round starts with the next system) after a
+//! warm-up round, so that a noisy neighbour slows all of them alike; each
+//! reports the median of its runs.
 
 use std::time::Instant;
 
@@ -56,11 +57,15 @@ pub(crate) fn compare(config: &Config, scenario: &str, ops: usize, mut systems: 
         (system.run)(ops.div_ceil(10));
     }
     let mut samples = vec![Vec::with_capacity(config.runs); systems.len()];
-    for _ in 0..config.runs {
-        for (system, samples) in systems.iter_mut().zip(&mut samples) {
+    // Each round starts with a different system, so none is always first
+    // (or always right after the same other one).
+    let count = systems.len();
+    for round in 0..config.runs {
+        for k in 0..count {
+            let i = (round + k) % count;
             let start = Instant::now();
-            (system.run)(ops);
-            samples.push(start.elapsed().as_secs_f64() * 1e9 / ops as f64);
+            (systems[i].run)(ops);
+            samples[i].push(start.elapsed().as_secs_f64() * 1e9 / ops as f64);
         }
     }
     for (system, mut samples) in systems.iter().zip(samples) {
