@@ -31,9 +31,11 @@ use raw::RawTask;
 ///
 /// The task is submitted at once with [`Hint::Back`].
 /// Each time its [`Waker`](core::task::Waker) fires, the task is submitted
-/// again to a clone of `executor` that it keeps, also with `Hint::Back`: a
-/// task woken from elsewhere waits its turn, and one that wakes itself (a
-/// yield) lets the others run first. Waking a task that is already queued,
+/// again through the [handle](Spawner::Handle) it keeps: with
+/// [`Hint::Next`] when it was idle (woken, usually, by the task that did
+/// what it waited for, so it runs while its data is warm), and with
+/// `Hint::Back` when it woke itself during its poll (a yield), so that
+/// the others run first. Waking a task that is already queued,
 /// or finished, does nothing; waking it while it is being polled makes it
 /// run again after that poll, so no wake-up is lost.
 ///

@@ -45,7 +45,7 @@ pub(crate) struct RawVTable {
     ///
     /// Safety: the caller holds a reference, and has just set `SCHEDULED`
     /// on an idle task, adding the reference the `TaskRef` now owns.
-    pub(crate) schedule: unsafe fn(NonNull<Header>),
+    pub(crate) schedule: unsafe fn(NonNull<Header>, Hint),
     /// Moves the result out of the stage into `*dst`, an
     /// `Option<Result<T, JoinError>>` for the task's output type `T` that
     /// holds `None` (overwritten without being dropped); leaves it `None`
@@ -186,7 +186,9 @@ where
                     // SAFETY: the transition set up `schedule`'s reference;
                     // ours keeps the task alive while `submit` runs, even if
                     // the executor cancels the new `TaskRef` at once.
-                    unsafe { Self::schedule(ptr) };
+                    // Woken while it ran (a yield, usually): after the
+                    // others, or a yielding task would never let them run.
+                    unsafe { Self::schedule(ptr, Hint::Back) };
                     // SAFETY: we own the `TaskRef`'s reference.
                     unsafe { Header::drop_ref(ptr) };
                 }
@@ -305,7 +307,7 @@ where
     ///
     /// # Safety
     /// See [`RawVTable::schedule`].
-    unsafe fn schedule(ptr: NonNull<Header>) {
+    unsafe fn schedule(ptr: NonNull<Header>, hint: Hint) {
         // SAFETY: the caller's reference keeps the task alive for this call.
         let this = unsafe { ptr.cast::<Self>().as_ref() };
         // SAFETY: the task lives in a `Box` that does not move and is freed
@@ -315,9 +317,7 @@ where
         // `TaskRef` exists per `SCHEDULED` (state.rs, "Invariants"); `run` and
         // `cancel_queued` may run on any thread (`F: Send`, `E: Sync`).
         let task = unsafe { TaskRef::from_raw(ptr.cast()) };
-        // A task woken from elsewhere goes to the back of the queue: fair,
-        // and a task that wakes itself (a yield) lets the others run first.
-        this.executor.submit(task, Hint::Back);
+        this.executor.submit(task, hint);
     }
 
     /// `RawVTable::take_output`.

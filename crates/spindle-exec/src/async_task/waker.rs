@@ -10,6 +10,7 @@ use core::ptr::NonNull;
 use core::task::{RawWaker, RawWakerVTable, Waker};
 
 use super::raw::Header;
+use crate::task::Hint;
 
 static VTABLE: RawWakerVTable = RawWakerVTable::new(clone_waker, wake, wake_by_ref, drop_waker);
 
@@ -69,7 +70,12 @@ unsafe fn wake_by_ref(data: *const ()) {
     if header.state.wake_by_ref() {
         // SAFETY: the state moved idle -> scheduled and added the `TaskRef`'s
         // reference; the waker's own reference outlives `submit`.
-        unsafe { (header.vtable.schedule)(ptr) };
+        // A task woken while idle (by the task that completed what it
+        // waited for, usually) runs next, where the executor has a next
+        // slot: its data is still warm and a fork-join tree runs depth
+        // first. Starvation is the executor's to bound (the work-stealing
+        // pool runs at most 8 next-slot tasks in a row).
+        unsafe { (header.vtable.schedule)(ptr, Hint::Next) };
     }
 }
 
