@@ -20,38 +20,8 @@ const STRESS_TASKS: usize = if cfg!(miri) { 20 } else { 10_000 };
 
 // ---------------------------------------------------------------- helpers
 
-/// Counts the allocations each thread makes, to check the allocation
-/// promises of `spawn`.
-struct CountingAllocator;
-
-std::thread_local! {
-    static ALLOCATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-// SAFETY: forwards to `System`; the count is a const-initialized
-// thread-local without destructor, which never allocates.
-unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: the caller's promises about `layout` are `System`'s.
-        unsafe { std::alloc::System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { std::alloc::System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
-
-/// How many allocations this thread made while running `f`.
-fn allocations_in<R>(f: impl FnOnce() -> R) -> (usize, R) {
-    let before = ALLOCATIONS.with(|n| n.get());
-    let result = f();
-    (ALLOCATIONS.with(|n| n.get()) - before, result)
-}
+mod counting_alloc;
+use counting_alloc::allocations_in;
 
 /// An executor whose worker threads run tasks from one queue. After
 /// [`ThreadPool::shutdown`], queued tasks are cancelled and so is every task

@@ -13,34 +13,8 @@ use spindle_exec::{Blocker, ManualExecutor, block_on, set_blocker, spawn, wait};
 
 const ROUNDS: usize = if cfg!(miri) { 20 } else { 2_000 };
 
-/// Counts the allocations each thread makes.
-struct CountingAllocator;
-
-std::thread_local! {
-    static ALLOCATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-// SAFETY: forwards to `System`; the count is a const-initialized
-// thread-local without destructor, which never allocates.
-unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: the caller's promises about `layout` are `System`'s.
-        unsafe { std::alloc::System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { std::alloc::System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
-
-fn allocations() -> usize {
-    ALLOCATIONS.with(|n| n.get())
-}
+mod counting_alloc;
+use counting_alloc::allocations;
 
 /// Pending `times` times; each time hands its waker to `wake_with`, which
 /// must make sure it is woken (now, on another thread, later...).
