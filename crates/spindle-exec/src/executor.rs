@@ -1,6 +1,8 @@
 //! The [`Executor`] trait: anything that runs tasks.
 
 use crate::task::{Hint, TaskRef};
+use core::fmt;
+use std::error::Error;
 use std::sync::Arc;
 
 /// Runs submitted tasks. Object-safe, so `&dyn Executor` and
@@ -10,9 +12,42 @@ use std::sync::Arc;
 /// `submit` must not allocate on its hot path (tasks are intrusive nodes
 /// the owner provides) and must eventually run or cancel every task it
 /// accepts, exactly once.
+///
+/// # Workers
+///
+/// An executor whose threads can be told apart implements
+/// [`worker_index`](Self::worker_index) and [`submit_to`](Self::submit_to):
+/// a task that must stay on one thread (a pinned fiber) asks where it runs
+/// the first time and is resubmitted there after. The defaults say the
+/// executor has no such workers; a task that needs one then finds out for
+/// itself (a pinned fiber checks its thread before it resumes).
 pub trait Executor: Send + Sync {
     /// Queues `task` to run, as `hint` asks where the executor can.
     fn submit(&self, task: TaskRef, hint: Hint);
+
+    /// The index of the worker the calling thread is, if it is one of this
+    /// executor's; `None` on any other thread, and always `None` for an
+    /// executor without addressable workers (the default).
+    ///
+    /// An index this returns must be accepted by
+    /// [`submit_to`](Self::submit_to).
+    #[inline]
+    fn worker_index(&self) -> Option<usize> {
+        None
+    }
+
+    /// Queues `task` to run on worker `worker` alone (never stolen, never
+    /// run elsewhere), as `hint` asks. If the executor has closed, the task
+    /// is cancelled, as with [`submit`](Self::submit).
+    ///
+    /// # Errors
+    /// [`SubmitToError`], handing the task back, if there is no such worker
+    /// (the default: the executor has none to address).
+    #[inline]
+    fn submit_to(&self, worker: usize, task: TaskRef, hint: Hint) -> Result<(), SubmitToError> {
+        let _ = hint;
+        Err(SubmitToError::new(task, worker, 0))
+    }
 }
 
 /// An executor that tasks can keep a reference to, to resubmit themselves
@@ -47,6 +82,14 @@ impl<E: Executor + ?Sized> Executor for Arc<E> {
     fn submit(&self, task: TaskRef, hint: Hint) {
         (**self).submit(task, hint)
     }
+    #[inline]
+    fn worker_index(&self) -> Option<usize> {
+        (**self).worker_index()
+    }
+    #[inline]
+    fn submit_to(&self, worker: usize, task: TaskRef, hint: Hint) -> Result<(), SubmitToError> {
+        (**self).submit_to(worker, task, hint)
+    }
 }
 
 impl<E: Executor + ?Sized> Executor for &E {
@@ -54,4 +97,72 @@ impl<E: Executor + ?Sized> Executor for &E {
     fn submit(&self, task: TaskRef, hint: Hint) {
         (**self).submit(task, hint)
     }
+    #[inline]
+    fn worker_index(&self) -> Option<usize> {
+        (**self).worker_index()
+    }
+    #[inline]
+    fn submit_to(&self, worker: usize, task: TaskRef, hint: Hint) -> Result<(), SubmitToError> {
+        (**self).submit_to(worker, task, hint)
+    }
 }
+
+/// [`Executor::submit_to`] named a worker the executor does not have. The
+/// task is handed back: submit it elsewhere, run or cancel it (dropping it
+/// leaks it).
+pub struct SubmitToError {
+    task: TaskRef,
+    worker: usize,
+    workers: usize,
+}
+
+impl SubmitToError {
+    /// The error for `task`, sent to `worker` of an executor with
+    /// `workers` addressable workers (0 for none at all).
+    pub fn new(task: TaskRef, worker: usize, workers: usize) -> Self {
+        SubmitToError {
+            task,
+            worker,
+            workers,
+        }
+    }
+
+    /// The task that was not queued.
+    pub fn into_task(self) -> TaskRef {
+        self.task
+    }
+
+    /// The worker index asked for.
+    pub fn worker(&self) -> usize {
+        self.worker
+    }
+
+    /// How many addressable workers the executor has (0: none).
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+}
+
+impl fmt::Debug for SubmitToError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SubmitToError")
+            .field("worker", &self.worker)
+            .field("workers", &self.workers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for SubmitToError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.workers {
+            0 => write!(
+                f,
+                "this executor cannot run a task on a chosen worker (asked for worker {})",
+                self.worker
+            ),
+            n => write!(f, "no worker {} in an executor of {n} workers", self.worker),
+        }
+    }
+}
+
+impl Error for SubmitToError {}

@@ -20,13 +20,19 @@
 //! - [`StealPool`]: per-worker lock-free queues that steal from each other,
 //!   a LIFO slot for [`Hint::Next`], optional core pinning, and
 //!   [`StealPool::submit_to`] for tasks pinned to a worker.
+//! - [`Executor::worker_index`] / [`Executor::submit_to`]: executors whose
+//!   threads can be told apart route tasks pinned to a worker.
 //! - [`spawn`] an async task on any executor, with a [`JoinHandle`];
+//!   [`TaskBuilder`] to give it a name and the other parts of its
+//!   [`TaskContext`] (read with [`with_current_task`]), to pin it, or to
+//!   place it in memory of your own ([`TaskMemory`]);
 //!   [`block_on()`] a future on a plain thread; [`wait`] for a future from
 //!   synchronous code, suspending the current fiber when there is one.
 
 mod async_task;
 mod block_on;
 mod compute;
+mod context;
 mod executor;
 mod manual;
 mod policy;
@@ -35,14 +41,14 @@ mod sync;
 mod task;
 mod thread_settings;
 
-pub use async_task::{JoinError, JoinHandle, spawn};
+pub use async_task::{Heap, JoinError, JoinHandle, SpawnInError, TaskBuilder, TaskMemory, spawn};
 pub use block_on::{Blocker, block_on, set_blocker, wait};
 pub use compute::{ComputeHandle, ComputePool, ComputePoolBuilder, PoolError, ShutdownError};
-pub use executor::{Executor, Spawner};
+pub use context::{TaskContext, TaskId, with_current_task};
+pub use executor::{Executor, Spawner, SubmitToError};
 pub use manual::{ManualExecutor, ManualHandle};
 pub use policy::{Fifo, Policy};
 pub use steal::{
     StealHandle, StealMetrics, StealPool, StealPoolBuilder, StealPoolError, StealShutdownError,
-    SubmitToError,
 };
 pub use task::{Hint, Task, TaskRef, TaskVTable};

@@ -491,7 +491,7 @@ fn submit_to_unknown_worker_hands_the_task_back() {
             Hint::Back,
         )
         .unwrap_err();
-    assert_eq!((err.worker(), err.threads()), (2, 2));
+    assert_eq!((err.worker(), err.workers()), (2, 2));
     assert!(err.to_string().contains("no worker 2"));
     err.into_task().run();
     assert!(ran.load(Ordering::SeqCst));

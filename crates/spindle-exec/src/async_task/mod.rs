@@ -7,24 +7,30 @@
 //! # Files
 //! - `state.rs`: the state word and its transitions.
 //! - `raw.rs`: the allocation; running, cancelling and freeing a task.
+//! - `memory.rs`: where the allocation lives ([`TaskMemory`]).
+//! - `builder.rs`: [`TaskBuilder`], spawning with a context and options.
 //! - `waker.rs`: the task's `Waker`.
 //! - `join.rs`, `error.rs`: [`JoinHandle`], [`JoinError`].
 //! - `sync.rs`: the atomics/cells shim that `--cfg loom` switches.
 
+mod builder;
 mod error;
 mod join;
+mod memory;
 mod raw;
 mod state;
 mod waker;
 
 use core::future::Future;
 
+pub use builder::{SpawnInError, TaskBuilder};
 pub use error::JoinError;
 pub use join::JoinHandle;
+pub use memory::{Heap, TaskMemory};
 
 use crate::executor::Spawner;
+#[cfg(doc)]
 use crate::task::{Hint, TaskRef};
-use raw::RawTask;
 
 /// Spawns `future` as a task on `executor` and returns the handle for its
 /// output.
@@ -83,16 +89,5 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let header = RawTask::<F, S::Handle>::allocate(future, spawner.handle());
-    // SAFETY: the task lives in its own allocation, freed only when its last
-    // reference is dropped, and `allocate` counted one for this `TaskRef`;
-    // it is the task's only `TaskRef` (`SCHEDULED` is set); its vtable
-    // functions may run on any thread (`F: Send`, and executors are `Sync`).
-    let task = unsafe { TaskRef::from_raw(header.cast()) };
-    // The handle's reference keeps the task alive while `submit` runs,
-    // even if the executor runs or cancels it before returning.
-    spawner.submit(task, Hint::Back);
-    // SAFETY: `allocate` counted one reference for the handle and set
-    // `JOIN_HANDLE`; the output type is `F::Output`.
-    unsafe { JoinHandle::from_raw(header) }
+    TaskBuilder::new().spawn(spawner, future)
 }

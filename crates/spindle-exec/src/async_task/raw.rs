@@ -1,31 +1,37 @@
 //! The task allocation and the functions that run, cancel and free it.
 //!
-//! One allocation per task, `RawTask<F, E>`:
+//! One allocation per task, `RawTask<F, E, M>`, placed by its
+//! [`TaskMemory`] `M` (the heap, unless the spawner brings memory):
 //!
 //! ```text
-//! RawTask<F, E>  (#[repr(C)], one Box)
+//! RawTask<F, E, M>  (#[repr(C)])
 //! +--------------------------------------+  <- NonNull<Task> = NonNull<Header>
-//! | Header                               |     = NonNull<RawTask<F, E>>
+//! | Header                               |     = NonNull<RawTask<F, E, M>>
 //! |   task: Task  (executor's node)      |
 //! |   state: State                       |
 //! |   join_waker: UnsafeCell<Option<Waker>>
 //! |   vtable: &'static RawVTable         |
+//! |   home: worker pinned to, or a mark  |
+//! |   context: TaskContext               |
 //! +--------------------------------------+
 //! | executor: E   (a clone, for wakes)   |
 //! +--------------------------------------+
 //! | stage: UnsafeCell<Stage<F>>          |
 //! |   Pending(F) | Finished(Result) | Consumed
 //! +--------------------------------------+
+//! | memory: M     (gives the place back) |
+//! +--------------------------------------+
 //! ```
 //!
-//! Every pointer to the task is the `Box`'s own pointer, cast: the executor
+//! Every pointer to the task is the place's own pointer, cast: the executor
 //! holds it as a `NonNull<Task>`, wakers and the `JoinHandle` as a
 //! `NonNull<Header>`. None is ever re-derived from a reference to a field,
 //! so each keeps the provenance of the whole allocation.
 
+use core::alloc::Layout;
 use core::any::Any;
 use core::future::Future;
-use core::mem;
+use core::mem::{self, ManuallyDrop};
 use core::panic::AssertUnwindSafe;
 use core::pin::Pin;
 use core::ptr::{self, NonNull};
@@ -33,9 +39,12 @@ use core::task::{Context, Poll, Waker};
 use std::panic::catch_unwind;
 
 use super::error::JoinError;
+use super::memory::TaskMemory;
 use super::state::{State, ToIdle, ToRunning};
 use super::waker;
+use crate::context::{CurrentGuard, TaskContext};
 use crate::executor::Executor;
+use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::cell::UnsafeCell;
 use crate::task::{Hint, Task, TaskRef, TaskVTable};
 
@@ -75,7 +84,17 @@ pub(crate) struct Header {
     /// state.rs.
     pub(crate) join_waker: UnsafeCell<Option<Waker>>,
     pub(crate) vtable: &'static RawVTable,
+    /// The worker a pinned task runs on, or [`UNPINNED`] / [`UNBOUND`].
+    /// Written once, by the first run, before the task can be woken (the
+    /// state word's transitions order it before any `schedule`).
+    home: AtomicUsize,
+    pub(crate) context: TaskContext,
 }
+
+/// `Header::home` of a task that may run anywhere.
+const UNPINNED: usize = usize::MAX;
+/// `Header::home` of a pinned task that has not run yet.
+const UNBOUND: usize = usize::MAX - 1;
 
 impl Header {
     /// Drops one reference, freeing the task if it was the last.
@@ -103,17 +122,27 @@ enum Stage<F: Future> {
 
 /// The whole task, in its one allocation.
 #[repr(C)]
-pub(crate) struct RawTask<F: Future, E> {
+pub(crate) struct RawTask<F: Future, E, M> {
     header: Header,
     executor: E,
     stage: UnsafeCell<Stage<F>>,
+    /// Taken out by `dealloc`, which gives it the place back.
+    memory: ManuallyDrop<M>,
 }
 
-impl<F, E> RawTask<F, E>
+/// How a task is spawned, apart from its future and executor.
+pub(crate) struct Spawn<M> {
+    pub(crate) context: TaskContext,
+    pub(crate) pinned: bool,
+    pub(crate) memory: M,
+}
+
+impl<F, E, M> RawTask<F, E, M>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
     E: Executor + 'static,
+    M: TaskMemory,
 {
     const TASK_VTABLE: TaskVTable = TaskVTable {
         run: Self::run,
@@ -129,20 +158,41 @@ where
 
     /// Allocates a task in the state `SCHEDULED | JOIN_HANDLE` with two
     /// references: one for the `TaskRef` the caller submits, one for its
-    /// `JoinHandle`.
-    pub(crate) fn allocate(future: F, executor: E) -> NonNull<Header> {
-        let raw = Box::new(RawTask {
-            header: Header {
-                task: Task::new(&Self::TASK_VTABLE),
-                state: State::new(),
-                join_waker: UnsafeCell::new(None),
-                vtable: &Self::RAW_VTABLE,
-            },
-            executor,
-            stage: UnsafeCell::new(Stage::Pending(future)),
-        });
+    /// `JoinHandle`. Hands future and memory back if the memory has no
+    /// room.
+    pub(crate) fn allocate(
+        future: F,
+        executor: E,
+        spawn: Spawn<M>,
+    ) -> Result<NonNull<Header>, (F, M)> {
+        let Spawn {
+            context,
+            pinned,
+            mut memory,
+        } = spawn;
+        let Some(place) = memory.place(Layout::new::<Self>()) else {
+            return Err((future, memory));
+        };
+        let place = place.cast::<Self>();
+        // SAFETY: `TaskMemory` makes the place valid and aligned for a
+        // `Self`, ours alone until `release`.
+        unsafe {
+            place.write(RawTask {
+                header: Header {
+                    task: Task::new(&Self::TASK_VTABLE),
+                    state: State::new(),
+                    join_waker: UnsafeCell::new(None),
+                    vtable: &Self::RAW_VTABLE,
+                    home: AtomicUsize::new(if pinned { UNBOUND } else { UNPINNED }),
+                    context,
+                },
+                executor,
+                stage: UnsafeCell::new(Stage::Pending(future)),
+                memory: ManuallyDrop::new(memory),
+            })
+        };
         // `header` is the first field of a `repr(C)` struct: same address.
-        NonNull::from(Box::leak(raw)).cast()
+        Ok(place.cast())
     }
 
     /// `TaskVTable::run`: polls the future once.
@@ -159,6 +209,14 @@ where
             // SAFETY: we own the `TaskRef`'s reference.
             return unsafe { Header::drop_ref(ptr) };
         }
+        if this.header.home.load(Ordering::Relaxed) == UNBOUND {
+            // The first run of a pinned task: its home is here, if the
+            // executor can send tasks back here.
+            let home = this.executor.worker_index().unwrap_or(UNPINNED);
+            this.header.home.store(home, Ordering::Relaxed);
+        }
+        // SAFETY: the task outlives the guard, dropped in this function.
+        let current = unsafe { CurrentGuard::enter(&this.header.context) };
 
         // SAFETY: the waker borrows the `TaskRef`'s reference, which we hold
         // until after the poll; `ManuallyDrop` keeps it from dropping it.
@@ -176,6 +234,7 @@ where
                 unsafe { Pin::new_unchecked(future) }.poll(&mut cx)
             }))
         });
+        drop(current);
 
         match polled {
             Ok(Poll::Pending) => match this.header.state.transition_to_idle() {
@@ -317,7 +376,15 @@ where
         // `TaskRef` exists per `SCHEDULED` (state.rs, "Invariants"); `run` and
         // `cancel_queued` may run on any thread (`F: Send`, `E: Sync`).
         let task = unsafe { TaskRef::from_raw(ptr.cast()) };
-        this.executor.submit(task, hint);
+        let home = this.header.home.load(Ordering::Relaxed);
+        if home >= UNBOUND {
+            return this.executor.submit(task, hint);
+        }
+        if let Err(refused) = this.executor.submit_to(home, task, hint) {
+            // An executor that named this worker must take tasks for it;
+            // one that breaks that still gets the task, wherever it runs.
+            this.executor.submit(refused.into_task(), hint);
+        }
     }
 
     /// `RawVTable::take_output`.
@@ -343,14 +410,21 @@ where
 
     /// `RawVTable::dealloc`: frees the task, dropping whatever it still
     /// holds (the future if it never finished, an untaken result, the join
-    /// waker, the executor clone).
+    /// waker, the executor clone), then gives the place back.
     ///
     /// # Safety
     /// See [`RawVTable::dealloc`].
     unsafe fn dealloc(ptr: NonNull<Header>) {
-        // SAFETY: the pointer came from `Box::leak` in `allocate`, with the
-        // whole allocation's provenance, and nobody else refers to it now.
-        drop(unsafe { Box::from_raw(ptr.cast::<Self>().as_ptr()) });
+        let this = ptr.cast::<Self>().as_ptr();
+        // SAFETY: the pointer is the place `allocate` wrote, with its whole
+        // provenance, and nobody else refers to the task now. The memory is
+        // read out first (`ManuallyDrop`: the in-place drop skips it), and
+        // released after the last use of the place.
+        unsafe {
+            let memory = ManuallyDrop::into_inner(ptr::read(&(*this).memory));
+            ptr::drop_in_place(this);
+            memory.release(ptr.cast(), Layout::new::<Self>());
+        }
     }
 }
 

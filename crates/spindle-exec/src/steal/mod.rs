@@ -27,7 +27,7 @@ mod worker;
 pub use builder::{StealPoolBuilder, StealPoolError};
 pub use metrics::StealMetrics;
 
-use crate::executor::{Executor, Spawner};
+use crate::executor::{Executor, Spawner, SubmitToError};
 use crate::task::{Hint, TaskRef};
 use core::fmt;
 use shared::Shared;
@@ -221,16 +221,7 @@ impl StealPool {
     /// [`SubmitToError`], handing the task back, if there is no worker
     /// `worker`.
     pub fn submit_to(&self, worker: usize, task: TaskRef, hint: Hint) -> Result<(), SubmitToError> {
-        let threads = self.threads();
-        if worker >= threads {
-            return Err(SubmitToError {
-                task,
-                worker,
-                threads,
-            });
-        }
-        self.shared().submit_to(worker, task, hint);
-        Ok(())
+        submit_to(self.shared(), worker, task, hint)
     }
 
     /// Starts the [shutdown](Self#shutdown) and waits until every queue is
@@ -258,6 +249,20 @@ impl StealPool {
     }
 }
 
+fn submit_to(
+    shared: &Shared,
+    worker: usize,
+    task: TaskRef,
+    hint: Hint,
+) -> Result<(), SubmitToError> {
+    let threads = shared.threads();
+    if worker >= threads {
+        return Err(SubmitToError::new(task, worker, threads));
+    }
+    shared.submit_to(worker, task, hint);
+    Ok(())
+}
+
 impl Clone for StealPool {
     fn clone(&self) -> Self {
         StealPool {
@@ -272,6 +277,14 @@ impl Executor for StealPool {
     #[inline]
     fn submit(&self, task: TaskRef, hint: Hint) {
         self.shared().submit(task, hint);
+    }
+    #[inline]
+    fn worker_index(&self) -> Option<usize> {
+        StealPool::worker_index(self)
+    }
+    #[inline]
+    fn submit_to(&self, worker: usize, task: TaskRef, hint: Hint) -> Result<(), SubmitToError> {
+        StealPool::submit_to(self, worker, task, hint)
     }
 }
 
@@ -298,6 +311,14 @@ impl Executor for StealHandle {
     fn submit(&self, task: TaskRef, hint: Hint) {
         self.shared.submit(task, hint);
     }
+    #[inline]
+    fn worker_index(&self) -> Option<usize> {
+        self.shared.current_index()
+    }
+    #[inline]
+    fn submit_to(&self, worker: usize, task: TaskRef, hint: Hint) -> Result<(), SubmitToError> {
+        submit_to(&self.shared, worker, task, hint)
+    }
 }
 
 impl Spawner for StealHandle {
@@ -323,52 +344,6 @@ impl fmt::Debug for StealPool {
             .finish()
     }
 }
-
-/// [`StealPool::submit_to`] named a worker the pool does not have. The
-/// task is handed back: run or cancel it (dropping it leaks it).
-pub struct SubmitToError {
-    task: TaskRef,
-    worker: usize,
-    threads: usize,
-}
-
-impl SubmitToError {
-    /// The task that was not queued.
-    pub fn into_task(self) -> TaskRef {
-        self.task
-    }
-
-    /// The worker index asked for.
-    pub fn worker(&self) -> usize {
-        self.worker
-    }
-
-    /// How many workers the pool has.
-    pub fn threads(&self) -> usize {
-        self.threads
-    }
-}
-
-impl fmt::Debug for SubmitToError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SubmitToError")
-            .field("worker", &self.worker)
-            .field("threads", &self.threads)
-            .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Display for SubmitToError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "no worker {} in a steal pool of {} threads",
-            self.worker, self.threads
-        )
-    }
-}
-
-impl Error for SubmitToError {}
 
 /// Why [`StealPool::shutdown`] could not wait for the workers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,0 +1,58 @@
+//! [`TaskMemory`]: where a task's one allocation lives, for callers who
+//! bring their own memory; [`Heap`] is the default.
+
+use core::alloc::Layout;
+use core::ptr::NonNull;
+use std::alloc;
+
+/// Memory for a task's single allocation (node, state, executor handle,
+/// future, output), for a caller who brings its own: a fiber puts its task
+/// at the top of its own stack, so a parked fiber costs one page.
+///
+/// The task moves the `TaskMemory` value into the place it was given and
+/// gives it back to [`release`](Self::release) once the task is gone.
+///
+/// # Safety
+///
+/// An implementation guarantees that a place returned by
+/// [`place`](Self::place) is valid for reads and writes of `layout`, is
+/// aligned to `layout.align()`, is used by nothing else, and does not move
+/// or become invalid until `release` is called with it, even while the
+/// value itself is moved (into that very place: it must not point into
+/// itself). If the task is leaked, the memory must stay valid forever.
+pub unsafe trait TaskMemory: Send + Sized + 'static {
+    /// A place for a task of `layout`, or `None` if this memory cannot hold
+    /// one.
+    fn place(&mut self, layout: Layout) -> Option<NonNull<u8>>;
+
+    /// Takes the memory back. Called once, with the place and layout of the
+    /// task, after the task's last use of it.
+    ///
+    /// # Safety
+    /// The caller no longer uses `place`, which `self.place(layout)`
+    /// returned.
+    unsafe fn release(self, place: NonNull<u8>, layout: Layout);
+}
+
+/// The global allocator: what [`spawn`](crate::spawn) uses.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Heap;
+
+// SAFETY: each place is a fresh allocation of the global allocator, freed
+// only by `release`.
+unsafe impl TaskMemory for Heap {
+    #[inline]
+    fn place(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        // A task always has a non-zero size (its header).
+        debug_assert!(layout.size() > 0);
+        // SAFETY: the layout's size is not zero.
+        let ptr = unsafe { alloc::alloc(layout) };
+        Some(NonNull::new(ptr).unwrap_or_else(|| alloc::handle_alloc_error(layout)))
+    }
+
+    #[inline]
+    unsafe fn release(self, place: NonNull<u8>, layout: Layout) {
+        // SAFETY: `place` came from `alloc` with this layout.
+        unsafe { alloc::dealloc(place.as_ptr(), layout) }
+    }
+}

@@ -1,0 +1,213 @@
+//! [`TaskContext`]: what every task carries (an id, an optional name, and
+//! the slots that structured concurrency fills), and [`with_current_task`]
+//! to read the running task's.
+
+use core::any::Any;
+use core::cell::Cell;
+use core::fmt;
+use core::num::NonZeroU64;
+use core::ptr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// A task's identity: unique among the tasks of a process, never 0.
+///
+/// Ids are handed out in blocks per thread, so spawning on several threads
+/// touches no shared counter: an id says nothing about spawn order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TaskId(NonZeroU64);
+
+impl TaskId {
+    /// Ids a thread takes from the global counter at a time.
+    const BLOCK: u64 = 1024;
+
+    /// A fresh id.
+    pub(crate) fn next() -> TaskId {
+        static NEXT_BLOCK: AtomicU64 = AtomicU64::new(1);
+        std::thread_local! {
+            /// The next id of this thread's block, and the block's end.
+            static BLOCK: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+        }
+        let take_block = || {
+            let start = NEXT_BLOCK.fetch_add(Self::BLOCK, Ordering::Relaxed);
+            // 2^64 ids at 1 ns each last 584 years.
+            assert!(
+                start < u64::MAX - Self::BLOCK,
+                "spindle: task ids exhausted"
+            );
+            start
+        };
+        let id = BLOCK
+            .try_with(|block| {
+                let (mut next, mut end) = block.get();
+                if next == end {
+                    next = take_block();
+                    end = next + Self::BLOCK;
+                }
+                block.set((next + 1, end));
+                next
+            })
+            // During thread teardown: one id from the counter, a block wasted.
+            .unwrap_or_else(|_| take_block());
+        TaskId(NonZeroU64::new(id).expect("ids start at 1"))
+    }
+
+    /// The id as a number.
+    pub fn as_u64(self) -> u64 {
+        self.0.get()
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// What a task carries besides its work: its [`TaskId`], an optional name,
+/// a deadline, and two slots that the structured-concurrency layer fills
+/// (a cancellation token and the scope the task belongs to).
+///
+/// Set when the task is spawned (by a [`TaskBuilder`](crate::TaskBuilder)
+/// or a fiber builder) and fixed from then on. Read the running task's with
+/// [`with_current_task`]. A task with no name, deadline or slots costs 16
+/// bytes for its context; the rest lives in one allocation made only when
+/// one of them is set.
+pub struct TaskContext {
+    id: TaskId,
+    extra: Option<Box<Extra>>,
+}
+
+/// The optional parts of a context.
+#[derive(Default)]
+pub(crate) struct Extra {
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) cancel: Option<Arc<dyn Any + Send + Sync>>,
+    pub(crate) scope: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+impl Extra {
+    fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.deadline.is_none()
+            && self.cancel.is_none()
+            && self.scope.is_none()
+    }
+}
+
+impl TaskContext {
+    /// A context with a fresh id and the given optional parts.
+    pub(crate) fn new(extra: Extra) -> Self {
+        TaskContext {
+            id: TaskId::next(),
+            extra: (!extra.is_empty()).then(|| Box::new(extra)),
+        }
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> TaskId {
+        self.id
+    }
+
+    /// The task's name, if it was given one.
+    pub fn name(&self) -> Option<&str> {
+        self.extra.as_ref()?.name.as_deref()
+    }
+
+    /// The name as the shared string it is stored as (cloning it is cheap).
+    pub fn name_arc(&self) -> Option<&Arc<str>> {
+        self.extra.as_ref()?.name.as_ref()
+    }
+
+    /// When the task should be done by, if it was given a deadline.
+    /// Recorded, not enforced: enforcing is the job of whoever set it.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.extra.as_ref()?.deadline
+    }
+
+    /// The task's cancellation token, as the structured-concurrency layer
+    /// stored it (it downcasts to its own type).
+    pub fn cancel_token(&self) -> Option<&(dyn Any + Send + Sync)> {
+        self.extra.as_ref()?.cancel.as_deref()
+    }
+
+    /// The scope the task was spawned in, as the structured-concurrency
+    /// layer stored it.
+    pub fn scope(&self) -> Option<&(dyn Any + Send + Sync)> {
+        self.extra.as_ref()?.scope.as_deref()
+    }
+}
+
+impl fmt::Debug for TaskContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskContext")
+            .field("id", &self.id)
+            .field("name", &self.name())
+            .field("deadline", &self.deadline())
+            .field("has_cancel_token", &self.cancel_token().is_some())
+            .field("has_scope", &self.scope().is_some())
+            .finish()
+    }
+}
+
+std::thread_local! {
+    /// The context of the task this thread is running, null between tasks.
+    /// Read and written only through the never-inlined functions below: a
+    /// movable fiber may read it on another thread than its last read
+    /// (DESIGN.md, decision 4).
+    static CURRENT: Cell<*const TaskContext> = const { Cell::new(ptr::null()) };
+}
+
+/// Makes `context` the current task's until the guard drops, which puts
+/// back the one before (tasks may run inside tasks: an inline run, a
+/// `block_on` in a task).
+pub(crate) struct CurrentGuard(*const TaskContext);
+
+impl CurrentGuard {
+    /// # Safety
+    /// `context` outlives the guard, which is dropped on this thread.
+    #[inline(never)]
+    pub(crate) unsafe fn enter(context: &TaskContext) -> CurrentGuard {
+        // During thread teardown there is no current task to record.
+        CurrentGuard(
+            CURRENT
+                .try_with(|c| c.replace(context))
+                .unwrap_or(ptr::null()),
+        )
+    }
+}
+
+impl Drop for CurrentGuard {
+    #[inline(never)]
+    fn drop(&mut self) {
+        let _ = CURRENT.try_with(|c| c.set(self.0));
+    }
+}
+
+/// Calls `f` with the context of the task that the current thread is
+/// running (an async task being polled, or a fiber), or `None` outside any
+/// task.
+///
+/// # Examples
+///
+/// ```
+/// use spindle_exec::{ManualExecutor, TaskBuilder, with_current_task};
+///
+/// let executor = ManualExecutor::new();
+/// let task = TaskBuilder::new().name("indexer").spawn(&executor, async {
+///     with_current_task(|task| task.and_then(|t| t.name()).map(str::to_owned))
+/// });
+/// executor.run_all();
+/// assert_eq!(task.join().unwrap().as_deref(), Some("indexer"));
+/// assert!(with_current_task(|task| task.is_none()));
+/// ```
+#[inline(never)]
+pub fn with_current_task<R>(f: impl FnOnce(Option<&TaskContext>) -> R) -> R {
+    let current = CURRENT.try_with(Cell::get).unwrap_or(ptr::null());
+    // SAFETY: a non-null pointer was set by a `CurrentGuard` whose context
+    // outlives it, and the guard is still alive (it resets the pointer when
+    // dropped, on this thread): the task is running below us on this stack.
+    f(unsafe { current.as_ref() })
+}
