@@ -4,12 +4,13 @@ use crate::arch::{self, Bounds};
 use crate::overflow::{self, CANARY, Header};
 use crate::sanitizer;
 use crate::stack::{DEFAULT_STACK_SIZE, PooledStack, Stack, StackError, StackPool};
+use core::alloc::Layout;
 use core::any::Any;
 use core::cell::Cell;
 use core::fmt;
 use core::marker::PhantomData;
 use core::mem::{ManuallyDrop, MaybeUninit};
-use core::ptr;
+use core::ptr::{self, NonNull};
 use std::panic::{self, AssertUnwindSafe};
 
 /// What [`Coroutine::resume`] gives back.
@@ -179,7 +180,35 @@ impl Builder {
         S: Stack + 'static,
         F: FnOnce(&Suspender<I, Y>, I) -> R + 'static,
     {
-        Coroutine::create(stack, self.name.as_deref(), f)
+        Coroutine::create(stack, self.name.as_deref(), Layout::new::<()>(), f).map(|(co, _)| co)
+    }
+
+    /// Creates the coroutine on a stack of the caller's, keeping a region
+    /// of `reserved` layout near the top of the stack for the caller, and
+    /// returns the region's start with the coroutine.
+    ///
+    /// The region lies between the coroutine's own data and its first
+    /// frame: it is valid, and untouched by the coroutine, for as long as
+    /// the stack's memory is. This is how a runtime keeps its per-coroutine
+    /// record on the coroutine's own stack instead of a separate
+    /// allocation (a parked fiber then costs one page, not a page and a
+    /// heap block).
+    ///
+    /// # Errors
+    /// [`StackError`] if the function and the region do not fit in a
+    /// quarter of the stack.
+    pub fn spawn_reserving<I, Y, R, S, F>(
+        self,
+        stack: S,
+        reserved: Layout,
+        f: F,
+    ) -> Result<(Coroutine<I, Y, R, S>, NonNull<u8>), StackError>
+    where
+        I: 'static,
+        S: Stack + 'static,
+        F: FnOnce(&Suspender<I, Y>, I) -> R + 'static,
+    {
+        Coroutine::create(stack, self.name.as_deref(), reserved, f)
     }
 }
 
@@ -198,7 +227,8 @@ impl<I: 'static, Y, R> Coroutine<I, Y, R> {
     {
         let created = StackPool::global()
             .take(DEFAULT_STACK_SIZE)
-            .and_then(|stack| Coroutine::create(stack, None, f));
+            .and_then(|stack| Coroutine::create(stack, None, Layout::new::<()>(), f))
+            .map(|(co, _)| co);
         match created {
             Ok(co) => co,
             Err(e) => panic!("spindle: cannot create a coroutine: {e}"),
@@ -220,11 +250,18 @@ impl<I: 'static, Y, R, S: Stack + 'static> Coroutine<I, Y, R, S> {
     where
         F: FnOnce(&Suspender<I, Y>, I) -> R + 'static,
     {
-        Self::create(stack, None, f)
+        Self::create(stack, None, Layout::new::<()>(), f).map(|(co, _)| co)
     }
 
+    /// Creates the coroutine and returns it with the start of the region
+    /// of layout `reserved` kept for the caller, under the function.
     #[inline]
-    pub(crate) fn create<F>(stack: S, name: Option<&str>, f: F) -> Result<Self, StackError>
+    pub(crate) fn create<F>(
+        stack: S,
+        name: Option<&str>,
+        reserved: Layout,
+        f: F,
+    ) -> Result<(Self, NonNull<u8>), StackError>
     where
         F: FnOnce(&Suspender<I, Y>, I) -> R + 'static,
     {
@@ -235,11 +272,23 @@ impl<I: 'static, Y, R, S: Stack + 'static> Coroutine<I, Y, R, S> {
             bounds.base as usize - bounds.limit as usize,
         );
         let f_place = closure_place::<F>(bounds.base);
-        // The first frame goes under the function, 16-byte aligned.
-        let sp_start = (f_place as usize & !15) as *mut u8;
-        if top - (sp_start as usize) > size / 4 {
-            return Err(StackError::closure_too_large(size_of::<F>(), size));
-        }
+        // The caller's region goes under the function (the entry finds the
+        // function from the base alone), the first frame under the region,
+        // 16-byte aligned. Computed in integers: a region too large for
+        // the stack is refused before any address is formed.
+        let region = (f_place as usize)
+            .checked_sub(reserved.size())
+            .map(|end| end & !(reserved.align() - 1))
+            .filter(|&region| top - (region & !15) <= size / 4);
+        let Some(region) = region else {
+            return Err(StackError::closure_too_large(
+                size_of::<F>() + reserved.size(),
+                size,
+            ));
+        };
+        let sp_start = (region & !15) as *mut u8;
+        // SAFETY: `region` lies in the top quarter of the stack (checked).
+        let region = unsafe { NonNull::new_unchecked(bounds.base.sub(top - region)) };
         // Guarded stacks need the fault handler, which `map_guarded`
         // installed, and an alternate signal stack on this thread, which
         // std's threads have and the pool gives every thread that takes.
@@ -260,14 +309,15 @@ impl<I: 'static, Y, R, S: Stack + 'static> Coroutine<I, Y, R, S> {
             f_place.write(f);
             arch::init_stack(&bounds, sp_start, entry::<F, I, Y, R>)
         };
-        Ok(Coroutine {
+        let coroutine = Coroutine {
             stack: ManuallyDrop::new(stack),
             sp,
             fresh_sp: sp,
             drop_unstarted: drop_in_place_as::<F>,
             sanitizer: sanitizer::Coroutine::new(),
             _marker: PhantomData,
-        })
+        };
+        Ok((coroutine, region))
     }
 }
 

@@ -2,6 +2,7 @@
 
 use crate::coroutine::{Coroutine, CoroutineResult, Suspender};
 use crate::stack::{DEFAULT_STACK_SIZE, PooledStack, Stack, StackError, StackPool};
+use core::alloc::Layout;
 use core::fmt;
 use core::iter::FusedIterator;
 
@@ -81,7 +82,7 @@ impl<T, S: Stack + 'static> Generator<T, S> {
     ) -> Result<Self, StackError> {
         let body = move |s: &Suspender<(), T>, ()| f(Yielder::wrap(s));
         Ok(Generator {
-            coroutine: Coroutine::create(stack, None, body)?,
+            coroutine: Coroutine::create(stack, None, Layout::new::<()>(), body)?.0,
         })
     }
 }

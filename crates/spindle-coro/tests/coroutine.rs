@@ -240,3 +240,54 @@ fn pooled_stacks_are_reused() {
     assert_eq!(co.stack().base(), base);
     assert!(StackPool::global().stats().guarded >= 1);
 }
+
+#[test]
+fn a_reserved_region_is_the_callers_and_the_coroutine_never_touches_it() {
+    use std::alloc::Layout;
+    let stack = StackPool::global().take(64 * 1024).unwrap();
+    let (base, limit) = (
+        stack.base().as_ptr() as usize,
+        stack.limit().as_ptr() as usize,
+    );
+    let layout = Layout::from_size_align(200, 64).unwrap();
+    let (mut co, region) = Builder::new()
+        .spawn_reserving(stack, layout, |suspender, depth: usize| {
+            /// Uses about `depth` KiB of stack, suspending at the bottom.
+            fn dig(suspender: &spindle_coro::Suspender<usize, usize>, depth: usize) -> usize {
+                let frame = std::hint::black_box([depth as u8; 1024]);
+                if depth == 0 {
+                    return suspender.suspend(frame.len());
+                }
+                dig(suspender, depth - 1) + usize::from(frame[0])
+            }
+            dig(suspender, depth)
+        })
+        .unwrap();
+    let start = region.as_ptr() as usize;
+    assert_eq!(start % 64, 0);
+    assert!(start > limit && start + 200 <= base);
+    // SAFETY: the region is ours, 200 bytes, while the stack lives.
+    unsafe { region.as_ptr().write_bytes(0xA5, 200) };
+    assert_eq!(co.resume(16), CoroutineResult::Yield(1024));
+    assert_eq!(
+        co.resume(7),
+        CoroutineResult::Return(7 + (1..=16).sum::<usize>())
+    );
+    // SAFETY: as above: the coroutine has finished, the stack is alive.
+    let region = unsafe { std::slice::from_raw_parts(region.as_ptr(), 200) };
+    assert!(
+        region.iter().all(|&b| b == 0xA5),
+        "the coroutine wrote into the region"
+    );
+}
+
+#[test]
+fn a_region_that_does_not_fit_is_an_error() {
+    let stack = StackPool::global().take(16 * 1024).unwrap();
+    let layout = std::alloc::Layout::from_size_align(8 * 1024, 16).unwrap();
+    let error = Builder::new()
+        .spawn_reserving::<(), (), (), _, _>(stack, layout, |_, ()| ())
+        .map(|_| ())
+        .unwrap_err();
+    assert!(error.to_string().contains("16384"), "{error}");
+}
