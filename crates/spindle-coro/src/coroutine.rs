@@ -114,6 +114,9 @@ pub struct Suspender<Input, Yield> {
     _marker: PhantomData<*mut ()>,
 }
 
+/// A coroutine and the start of the region it keeps for its creator.
+type WithRegion<C> = (C, NonNull<u8>);
+
 /// Builds a [`Coroutine`] with a name (shown in overflow reports) and a
 /// stack size.
 ///
@@ -202,7 +205,7 @@ impl Builder {
         stack: S,
         reserved: Layout,
         f: F,
-    ) -> Result<(Coroutine<I, Y, R, S>, NonNull<u8>), StackError>
+    ) -> Result<WithRegion<Coroutine<I, Y, R, S>>, StackError>
     where
         I: 'static,
         S: Stack + 'static,
@@ -261,7 +264,7 @@ impl<I: 'static, Y, R, S: Stack + 'static> Coroutine<I, Y, R, S> {
         name: Option<&str>,
         reserved: Layout,
         f: F,
-    ) -> Result<(Self, NonNull<u8>), StackError>
+    ) -> Result<WithRegion<Self>, StackError>
     where
         F: FnOnce(&Suspender<I, Y>, I) -> R + 'static,
     {
