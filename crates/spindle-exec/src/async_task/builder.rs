@@ -1,6 +1,7 @@
 //! [`TaskBuilder`]: spawning an async task with a name, a deadline, the
 //! structured-concurrency slots, pinning, or memory of the caller's.
 
+use core::alloc::Layout;
 use core::any::Any;
 use core::fmt;
 use core::future::Future;
@@ -92,6 +93,19 @@ impl TaskBuilder {
             Ok(handle) => handle,
             Err(_) => unreachable!("the heap always has room (or aborts)"),
         }
+    }
+
+    /// The layout [`spawn_in`](Self::spawn_in) asks its memory for, when
+    /// spawning a future of type `F` on a spawner of type `S` with memory
+    /// of type `M`: to size memory before spawning.
+    pub fn task_layout<S, F, M>() -> Layout
+    where
+        S: Spawner + ?Sized,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+        M: TaskMemory,
+    {
+        Layout::new::<RawTask<F, S::Handle, M>>()
     }
 
     /// Spawns `future` on `spawner` with its task placed in `memory`

@@ -1,0 +1,305 @@
+//! The fiber the current thread runs: the never-inlined thread-local that
+//! knows it, and what code on a fiber does with it ([`yield_now`],
+//! [`park`], [`current`], [`current_waker`], and the [`Blocker`] that makes
+//! [`spindle_exec::wait`] suspend the fiber).
+
+use core::cell::Cell;
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::ptr;
+use core::task::Waker;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::Wake;
+use std::thread::{self, Thread};
+
+use spindle_exec::{Blocker, TaskId, block_on, set_blocker, with_current_task};
+
+use crate::fiber::{Core, Suspend};
+use crate::local::Locals;
+
+/// What a thread knows about fibers.
+struct ThreadState {
+    /// The fiber running on this thread, null if none.
+    current: Cell<*const Core>,
+    /// This thread's mark (0 until first needed): unique among all threads
+    /// the process ever had, unlike a thread-local's address.
+    mark: Cell<u64>,
+    /// The blocker installed before ours, for `wait` outside any fiber.
+    previous_blocker: Cell<Option<&'static dyn Blocker>>,
+}
+
+std::thread_local! {
+    /// Read and written only by the never-inlined functions of this module,
+    /// so that a movable fiber that changed threads reads its new thread's
+    /// (DESIGN.md, decision 4).
+    static THREAD: ThreadState = const {
+        ThreadState {
+            current: Cell::new(ptr::null()),
+            mark: Cell::new(0),
+            previous_blocker: Cell::new(None),
+        }
+    };
+}
+
+/// The mark of a thread whose thread-locals are already gone.
+const TORN_DOWN: u64 = u64::MAX - 1;
+
+impl ThreadState {
+    /// This thread's mark; the first call installs the fiber blocker.
+    fn mark(&self) -> u64 {
+        let mark = self.mark.get();
+        if mark != 0 {
+            return mark;
+        }
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let mark = NEXT.fetch_add(1, Ordering::Relaxed);
+        self.mark.set(mark);
+        self.previous_blocker.set(set_blocker(Some(&FiberBlocker)));
+        mark
+    }
+}
+
+/// A mark unique to the calling thread (see [`ThreadState::mark`]).
+#[inline(never)]
+pub(crate) fn thread_mark() -> u64 {
+    THREAD.try_with(ThreadState::mark).unwrap_or(TORN_DOWN)
+}
+
+/// The fiber running on this thread.
+#[inline(never)]
+fn current_core() -> *const Core {
+    THREAD.try_with(|t| t.current.get()).unwrap_or(ptr::null())
+}
+
+/// Makes a fiber the current one while its poll resumes it; puts back the
+/// previous one (fibers may run inside fibers: a manual executor driven
+/// from a fiber) when dropped, also on unwinding.
+pub(crate) struct Running {
+    previous: *const Core,
+    thread: u64,
+}
+
+impl Running {
+    /// Enters `core`'s fiber: one thread-local access for the mark, the
+    /// blocker and the current fiber.
+    #[inline(never)]
+    pub(crate) fn enter(core: &Core) -> Running {
+        THREAD
+            .try_with(|t| Running {
+                thread: t.mark(),
+                previous: t.current.replace(core),
+            })
+            // Not `unwrap_or`: the unused fallback would be dropped, and
+            // its drop resets the current fiber.
+            .unwrap_or_else(|_| Running {
+                previous: ptr::null(),
+                thread: TORN_DOWN,
+            })
+    }
+
+    /// The mark of the thread the fiber runs on.
+    pub(crate) fn thread(&self) -> u64 {
+        self.thread
+    }
+}
+
+impl Drop for Running {
+    #[inline(never)]
+    fn drop(&mut self) {
+        let _ = THREAD.try_with(|t| t.current.set(self.previous));
+    }
+}
+
+/// Runs `f` with the current fiber's core, if the caller runs on a fiber.
+fn with_core<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
+    let core = current_core();
+    // SAFETY: a non-null current fiber is the one running this code: its
+    // future (and core) outlives every frame of the fiber.
+    unsafe { core.as_ref() }.map(f)
+}
+
+/// Whether the calling code runs on a fiber.
+pub fn is_fiber() -> bool {
+    !current_core().is_null()
+}
+
+/// Lets other fibers run: the current fiber goes to the back of its
+/// executor's queue (of its worker's pinned queue, for a pinned fiber).
+/// Outside a fiber, yields the thread ([`std::thread::yield_now`]).
+///
+/// # Examples
+///
+/// ```
+/// use spindle_exec::ManualExecutor;
+/// use std::sync::{Arc, Mutex};
+///
+/// let executor = ManualExecutor::new();
+/// let log = Arc::new(Mutex::new(Vec::new()));
+/// for name in ["a", "b"] {
+///     let log = log.clone();
+///     spindle_fiber::spawn(&executor, move || {
+///         for i in 0..2 {
+///             log.lock().unwrap().push(format!("{name}{i}"));
+///             spindle_fiber::yield_now();
+///         }
+///     });
+/// }
+/// executor.run_all();
+/// assert_eq!(*log.lock().unwrap(), ["a0", "b0", "a1", "b1"]);
+/// ```
+pub fn yield_now() {
+    if with_core(|core| core.suspend(Suspend::Yield)).is_none() {
+        thread::yield_now();
+    }
+}
+
+/// Suspends the current fiber until its waker ([`current_waker`]) is
+/// woken. Outside a fiber, parks the thread ([`std::thread::park`]).
+///
+/// A wake that comes while the fiber runs, before it parks, is not lost:
+/// `park` then returns soon. Like `thread::park`, it may also return
+/// without a wake of its own (a waker the fiber handed out earlier, to a
+/// future it waited for, may fire late): call it in a loop that checks a
+/// condition.
+///
+/// # Examples
+///
+/// ```
+/// use spindle_exec::StealPool;
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicBool, Ordering};
+///
+/// let pool = StealPool::new(2)?;
+/// let done = Arc::new(AtomicBool::new(false));
+/// let flag = done.clone();
+/// let fiber = spindle_fiber::spawn(&pool, move || {
+///     let waker = spindle_fiber::current_waker();
+///     std::thread::spawn(move || {
+///         flag.store(true, Ordering::Release);
+///         waker.wake();
+///     });
+///     while !done.load(Ordering::Acquire) {
+///         spindle_fiber::park();
+///     }
+/// });
+/// fiber.join().unwrap();
+/// # Ok::<(), spindle_exec::StealPoolError>(())
+/// ```
+pub fn park() {
+    if with_core(|core| core.suspend(Suspend::Park)).is_none() {
+        thread::park();
+    }
+}
+
+/// The waker that unparks the caller: the current fiber's (which schedules
+/// it on its executor), or, outside a fiber, one that unparks the thread.
+pub fn current_waker() -> Waker {
+    // SAFETY: the fiber calls this while it runs, and the reference to the
+    // context ends within the closure.
+    with_core(|core| unsafe { core.context() }.waker().clone())
+        .unwrap_or_else(|| Waker::from(Arc::new(ThreadWaker(thread::current()))))
+}
+
+/// Unparks a thread.
+struct ThreadWaker(Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// The identity of a fiber: its task id and name.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Fiber {
+    id: TaskId,
+    name: Option<Arc<str>>,
+}
+
+impl Fiber {
+    /// The fiber's id (its task's: unique in the process).
+    pub fn id(&self) -> TaskId {
+        self.id
+    }
+
+    /// The fiber's name, if it was given one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+}
+
+impl fmt::Debug for Fiber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fiber")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+/// The fiber the caller runs on, or `None` outside a fiber.
+///
+/// # Examples
+///
+/// ```
+/// use spindle_exec::ManualExecutor;
+///
+/// let executor = ManualExecutor::new();
+/// let fiber = spindle_fiber::Builder::new()
+///     .name("reader")
+///     .spawn(&executor, || spindle_fiber::current().unwrap().name().map(str::to_owned))?;
+/// executor.run_all();
+/// assert_eq!(fiber.join().unwrap().as_deref(), Some("reader"));
+/// assert!(spindle_fiber::current().is_none());
+/// # Ok::<(), spindle_fiber::SpawnError>(())
+/// ```
+pub fn current() -> Option<Fiber> {
+    if !is_fiber() {
+        return None;
+    }
+    with_current_task(|task| {
+        task.map(|task| Fiber {
+            id: task.id(),
+            name: task.name_arc().cloned(),
+        })
+    })
+}
+
+/// Makes [`spindle_exec::wait`] suspend the current fiber; installed on
+/// every thread that runs a fiber.
+struct FiberBlocker;
+
+impl Blocker for FiberBlocker {
+    fn block(&self, mut future: Pin<&mut dyn Future<Output = ()>>) {
+        let core = current_core();
+        // SAFETY: as in `with_core`.
+        let Some(core) = (unsafe { core.as_ref() }) else {
+            // Not on a fiber: what was installed before us, or park.
+            let previous = THREAD.try_with(|t| t.previous_blocker.get()).ok().flatten();
+            return match previous {
+                Some(blocker) => blocker.block(future),
+                None => block_on(future),
+            };
+        };
+        loop {
+            // SAFETY: we are the running fiber, and the context reference
+            // ends with the poll, before we suspend.
+            if future.as_mut().poll(unsafe { core.context() }).is_ready() {
+                return;
+            }
+            // Woken (through the task's waker, which the poll registered):
+            // the task is polled, which resumes us here.
+            core.suspend(Suspend::Park);
+        }
+    }
+}
+
+/// Runs `f` with the current fiber's locals, if the caller runs on a fiber.
+pub(crate) fn with_locals<R>(f: impl FnOnce(&Locals) -> R) -> Option<R> {
+    with_core(|core| f(&core.locals))
+}

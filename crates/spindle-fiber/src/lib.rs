@@ -1,0 +1,86 @@
+//! Fibers: stackful tasks that run on any spindle executor.
+//!
+//! A fiber is a function on its own stack that blocks like a thread
+//! ([`spindle_exec::wait`], [`park`], [`yield_now`], and every blocking
+//! call of spindle's primitives) but costs what a task costs: spawning one
+//! takes a pooled stack and allocates nothing, a parked one holds one page,
+//! and a switch is a few nanoseconds. While a fiber waits, its worker
+//! thread runs other fibers and tasks.
+//!
+//! ```
+//! use spindle_exec::{StealPool, wait};
+//!
+//! let pool = StealPool::new(2)?;
+//! let answer = spindle_fiber::spawn(&pool, || 6 * 7);
+//! let doubled = spindle_fiber::spawn(&pool, move || {
+//!     // Blocks this fiber only: the worker runs others meanwhile.
+//!     wait(answer).unwrap() * 2
+//! });
+//! assert_eq!(doubled.join().unwrap(), 84);
+//! # Ok::<(), spindle_exec::StealPoolError>(())
+//! ```
+//!
+//! # What a fiber is made of
+//!
+//! A fiber is a [`spindle_coro::Coroutine`] driven by an async task of
+//! [`spindle_exec`]: each poll of the task resumes the coroutine until the
+//! fiber waits, yields or returns. So fibers run on every executor (the
+//! manual one, the compute pool, the work-stealing pool, your own), and
+//! join, panic and cancellation work exactly as for async tasks: the
+//! [`JoinHandle`](spindle_exec::JoinHandle) is the same type, a panic
+//! comes out of `join` as a [`JoinError`](spindle_exec::JoinError) with
+//! its payload, and an executor that shuts down cancels the fibers still
+//! queued. The task itself is placed at the top of the fiber's stack, so a
+//! fiber has no allocation of its own.
+//!
+//! # Thread-locals and pinning
+//!
+//! Rust code may keep the address of a thread-local across a function
+//! call (the compiler is free to reuse it), so a fiber that resumed on
+//! another thread in the middle of a function could go on using the old
+//! thread's thread-local. Therefore:
+//!
+//! - **A fiber is pinned** to the worker that first runs it: its waker
+//!   sends it back there ([`Executor::submit_to`](spindle_exec::Executor::submit_to)),
+//!   and before every resume the fiber checks it is on its own thread. On
+//!   an executor that cannot address its workers and still runs the fiber
+//!   elsewhere, the fiber stops with a
+//!   [`JoinError`](spindle_exec::JoinError) (its stack is leaked, never
+//!   resumed on the wrong thread).
+//! - **A movable fiber** ([`Builder::movable`], `unsafe`) may resume on
+//!   any worker. Its code promises to hold no thread-local reference and
+//!   no non-`Send` value across a suspension.
+//! - spindle's own thread-locals (the current fiber, the current task,
+//!   the blocker) are read through never-inlined functions, so they are
+//!   right even for a fiber that moved.
+//! - Keep per-fiber state in [`fiber_local!`] values: they belong to the
+//!   fiber, move with it, and are dropped when it ends.
+//!
+//! A fiber that a shut-down executor cancels while it is suspended is
+//! unwound (its destructors run) if the cancel happens on its own thread,
+//! and leaked otherwise.
+//!
+//! # Waiting
+//!
+//! Every thread that runs a fiber gets spindle-fiber's
+//! [`Blocker`](spindle_exec::Blocker): [`spindle_exec::wait`] called on a
+//! fiber polls the future with the fiber's waker and suspends the fiber
+//! until it is woken. On a thread outside any fiber, `wait` still blocks
+//! the thread.
+//!
+//! # Stacks
+//!
+//! Stacks come from [`spindle_coro::StackPool`]: guarded while the
+//! process's mapping budget lasts, then from slabs with a canary. A fiber
+//! that overflows its stack is reported by name and the process aborts.
+//! [`DEFAULT_STACK_SIZE`] is 64 KiB; holding a million fibers takes
+//! smaller ones (16 KiB), set with [`Builder::stack_size`].
+
+mod builder;
+mod current;
+mod fiber;
+mod local;
+
+pub use builder::{Builder, DEFAULT_STACK_SIZE, SpawnError, spawn};
+pub use current::{Fiber, current, current_waker, is_fiber, park, yield_now};
+pub use local::LocalKey;
