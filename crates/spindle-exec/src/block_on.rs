@@ -14,6 +14,7 @@ use core::task::{Context, Poll, Waker};
 use std::sync::Arc;
 use std::task::Wake;
 
+use crate::context::OutsideTask;
 use crate::sync::CACHE_IN_THREAD_LOCALS;
 use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::thread::{self, Thread};
@@ -196,6 +197,7 @@ pub fn wait<F: Future>(future: F) -> F::Output {
 /// ```
 pub fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
+    let _outside = OutsideTask::enter();
     let guard = ParkerGuard::take();
     let parker = guard.get();
     let mut cx = Context::from_waker(&parker.waker);

@@ -152,38 +152,138 @@ impl fmt::Debug for TaskContext {
     }
 }
 
+/// The task a thread is polling.
+struct Current {
+    /// Its context, null between tasks.
+    context: Cell<*const TaskContext>,
+    /// Set by [`request_yield`] during the poll.
+    yield_requested: Cell<bool>,
+}
+
 std::thread_local! {
-    /// The context of the task this thread is running, null between tasks.
     /// Read and written only through the never-inlined functions below: a
     /// movable fiber may read it on another thread than its last read
     /// (DESIGN.md, decision 4).
-    static CURRENT: Cell<*const TaskContext> = const { Cell::new(ptr::null()) };
+    static CURRENT: Current = const {
+        Current { context: Cell::new(ptr::null()), yield_requested: Cell::new(false) }
+    };
 }
 
-/// Makes `context` the current task's until the guard drops, which puts
+/// Makes `context` the current task's until the guard ends, which puts
 /// back the one before (tasks may run inside tasks: an inline run, a
 /// `block_on` in a task).
 pub(crate) struct CurrentGuard(*const TaskContext);
 
 impl CurrentGuard {
     /// # Safety
-    /// `context` outlives the guard, which is dropped on this thread.
+    /// `context` outlives the guard, which is ended or dropped on this
+    /// thread.
     #[inline(never)]
     pub(crate) unsafe fn enter(context: &TaskContext) -> CurrentGuard {
         // During thread teardown there is no current task to record.
         CurrentGuard(
             CURRENT
-                .try_with(|c| c.replace(context))
+                .try_with(|c| c.context.replace(context))
+                .unwrap_or(ptr::null()),
+        )
+    }
+
+    /// Ends the poll: puts back the previous task and tells whether the
+    /// poll asked to yield (see [`request_yield`]).
+    #[inline(never)]
+    pub(crate) fn end(self) -> bool {
+        let previous = self.0;
+        core::mem::forget(self);
+        CURRENT
+            .try_with(|c| {
+                c.context.set(previous);
+                c.yield_requested.replace(false)
+            })
+            .unwrap_or(false)
+    }
+}
+
+impl Drop for CurrentGuard {
+    /// Only if the runner itself unwinds (it catches the poll's panics).
+    fn drop(&mut self) {
+        let _ = CURRENT.try_with(|c| {
+            c.context.set(self.0);
+            c.yield_requested.set(false);
+        });
+    }
+}
+
+/// Hides the current task while a `block_on` polls a future of its own
+/// on this thread: that future is not the task, and a [`request_yield`]
+/// in it must not be taken for the task's (the future would never be
+/// woken).
+pub(crate) struct OutsideTask(*const TaskContext);
+
+impl OutsideTask {
+    #[inline(never)]
+    pub(crate) fn enter() -> OutsideTask {
+        OutsideTask(
+            CURRENT
+                .try_with(|c| c.context.replace(ptr::null()))
                 .unwrap_or(ptr::null()),
         )
     }
 }
 
-impl Drop for CurrentGuard {
+impl Drop for OutsideTask {
     #[inline(never)]
     fn drop(&mut self) {
-        let _ = CURRENT.try_with(|c| c.set(self.0));
+        let _ = CURRENT.try_with(|c| c.context.set(self.0));
     }
+}
+
+/// Asks the spindle task being polled on this thread to be resubmitted at
+/// the back of its executor's queue after this poll, as if it had woken
+/// itself; returns `false`, and does nothing, when no spindle task is
+/// being polled here (then wake the task's waker instead).
+///
+/// For a future that yields: call it, then return `Poll::Pending`. It saves
+/// the atomic operations of a self-wake (one read-modify-write of the
+/// task's state instead of three); a fiber's `yield_now` uses it.
+///
+/// # Examples
+///
+/// ```
+/// use spindle_exec::{ManualExecutor, request_yield, spawn};
+/// use std::future::{Future, poll_fn};
+/// use std::task::Poll;
+///
+/// /// Pending once, letting the others run.
+/// fn yield_once() -> impl Future<Output = ()> {
+///     let mut yielded = false;
+///     poll_fn(move |cx| {
+///         if yielded {
+///             return Poll::Ready(());
+///         }
+///         yielded = true;
+///         if !request_yield() {
+///             cx.waker().wake_by_ref();
+///         }
+///         Poll::Pending
+///     })
+/// }
+///
+/// let executor = ManualExecutor::new();
+/// let task = spawn(&executor, async { yield_once().await; "done" });
+/// assert_eq!(executor.run_all(), 2);
+/// assert_eq!(task.join().unwrap(), "done");
+/// ```
+#[inline(never)]
+pub fn request_yield() -> bool {
+    CURRENT
+        .try_with(|c| {
+            let polling = !c.context.get().is_null();
+            if polling {
+                c.yield_requested.set(true);
+            }
+            polling
+        })
+        .unwrap_or(false)
 }
 
 /// Calls `f` with the context of the task that the current thread is
@@ -205,7 +305,7 @@ impl Drop for CurrentGuard {
 /// ```
 #[inline(never)]
 pub fn with_current_task<R>(f: impl FnOnce(Option<&TaskContext>) -> R) -> R {
-    let current = CURRENT.try_with(Cell::get).unwrap_or(ptr::null());
+    let current = CURRENT.try_with(|c| c.context.get()).unwrap_or(ptr::null());
     // SAFETY: a non-null pointer was set by a `CurrentGuard` whose context
     // outlives it, and the guard is still alive (it resets the pointer when
     // dropped, on this thread): the task is running below us on this stack.

@@ -44,7 +44,7 @@ mod thread_settings;
 pub use async_task::{Heap, JoinError, JoinHandle, SpawnInError, TaskBuilder, TaskMemory, spawn};
 pub use block_on::{Blocker, block_on, set_blocker, wait};
 pub use compute::{ComputeHandle, ComputePool, ComputePoolBuilder, PoolError, ShutdownError};
-pub use context::{TaskContext, TaskId, with_current_task};
+pub use context::{TaskContext, TaskId, request_yield, with_current_task};
 pub use executor::{Executor, Spawner, SubmitToError};
 pub use manual::{ManualExecutor, ManualHandle};
 pub use policy::{Fifo, Policy};

@@ -1,4 +1,5 @@
-//! `ComputePool`: threads, wake-ups, hint order, shutdown, panics, handles.
+//! `ComputePool`: threads, wake-ups, hint order, shutdown, panics,
+//! handles (tasks sent to one worker: `compute_submit_to.rs`).
 //!
 //! Tasks here are raw [`Task`]s with a closure (see `task`), so these tests
 //! depend on nothing but the pool and the task protocol. Waits are bounded

@@ -219,9 +219,11 @@ impl<T: 'static> Future for FiberFuture<T> {
         drop(running);
         match resumed {
             CoroutineResult::Yield(Suspend::Yield) => {
-                // A wake during our own poll: the task runs again after
-                // what is queued.
-                cx.waker().wake_by_ref();
+                // The task runs again after what is queued: told to the
+                // spindle task that polls us, or as a wake during our poll.
+                if !spindle_exec::request_yield() {
+                    cx.waker().wake_by_ref();
+                }
                 Poll::Pending
             }
             CoroutineResult::Yield(Suspend::Park) => Poll::Pending,

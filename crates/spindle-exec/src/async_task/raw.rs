@@ -234,9 +234,24 @@ where
                 unsafe { Pin::new_unchecked(future) }.poll(&mut cx)
             }))
         });
-        drop(current);
+        let yielded = current.end();
 
         match polled {
+            Ok(Poll::Pending) if yielded => match this.header.state.transition_to_yielded() {
+                ToIdle::Yielded => {
+                    // SAFETY: the transition kept `SCHEDULED` and handed
+                    // the runner's reference to the new `TaskRef`.
+                    unsafe { Self::schedule(ptr, Hint::Back) };
+                }
+                ToIdle::Cancelled => {
+                    // SAFETY: as for `Cancelled` below.
+                    unsafe {
+                        Self::cancel_running(ptr);
+                        Header::drop_ref(ptr);
+                    }
+                }
+                _ => unreachable!("a yield either stays scheduled or is cancelled"),
+            },
             Ok(Poll::Pending) => match this.header.state.transition_to_idle() {
                 ToIdle::Idle => {}
                 // SAFETY: that was the last reference.
@@ -259,6 +274,7 @@ where
                         Header::drop_ref(ptr);
                     }
                 }
+                ToIdle::Yielded => unreachable!("only `transition_to_yielded` yields"),
             },
             Ok(Poll::Ready(output)) => {
                 // SAFETY: we hold `RUNNING` and a reference; a panic while

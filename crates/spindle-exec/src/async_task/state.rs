@@ -152,6 +152,10 @@ pub(crate) enum ToIdle {
     /// Aborted during the poll: the runner still holds `RUNNING` and must
     /// drop the future and complete the task.
     Cancelled,
+    /// Only from `transition_to_yielded`: `RUNNING` is cleared, `SCHEDULED`
+    /// set, and the runner's reference now belongs to the `TaskRef` it
+    /// submits (it drops none).
+    Yielded,
 }
 
 /// What dropping the `JoinHandle` must do next.
@@ -229,6 +233,22 @@ impl State {
                         ToIdle::Idle
                     },
                 )
+            }
+        })
+    }
+
+    /// The poll returned `Pending` after asking to yield
+    /// ([`request_yield`](crate::request_yield)): give the stage back and
+    /// stay scheduled. The runner's reference passes to the `TaskRef` it
+    /// submits next, so no reference is added or dropped, and no wake is
+    /// needed: one read-modify-write where a self-wake takes three.
+    pub(crate) fn transition_to_yielded(&self) -> ToIdle {
+        self.update(|s| {
+            debug_assert!(s & RUNNING != 0 && s & COMPLETE == 0, "{:?}", Snapshot(s));
+            if s & CANCELLED != 0 {
+                (None, ToIdle::Cancelled)
+            } else {
+                (Some((s & !RUNNING) | SCHEDULED), ToIdle::Yielded)
             }
         })
     }

@@ -117,7 +117,7 @@ impl<P: Policy> ComputePoolBuilder<P> {
             if let Some(bytes) = self.stack_size {
                 builder = builder.stack_size(bytes);
             }
-            if let Err(err) = shared.spawn_worker(builder) {
+            if let Err(err) = shared.spawn_worker(builder, index) {
                 shared.begin_shutdown();
                 shared.wait_for_exit();
                 return Err(PoolError::Spawn(err));

@@ -1,11 +1,14 @@
-//! [`ComputePool`]: N worker threads over one shared queue.
+//! [`ComputePool`]: N worker threads over one shared queue, plus a pinned
+//! queue per worker.
 
 mod builder;
+mod current;
+mod sleepers;
 mod worker;
 
 pub use builder::{ComputePoolBuilder, PoolError};
 
-use crate::executor::{Executor, Spawner};
+use crate::executor::{Executor, Spawner, SubmitToError};
 use crate::policy::{Fifo, Policy};
 use crate::task::{Hint, TaskRef};
 use core::fmt;
@@ -14,7 +17,9 @@ use std::sync::Arc;
 use worker::Shared;
 
 /// A pool of worker threads that run [`Task`](crate::Task)s from one shared
-/// queue, in the order its [`Policy`] decides ([`Fifo`] by default).
+/// queue, in the order its [`Policy`] decides ([`Fifo`] by default), and
+/// tasks [pinned](Self::submit_to) to one worker from that worker's own
+/// queue.
 ///
 /// Meant for work that computes: a task that blocks its thread (on I/O, a
 /// lock, a channel) keeps a worker from running anything else meanwhile.
@@ -38,20 +43,37 @@ use worker::Shared;
 /// workers, nested at most 8 deep; anywhere else, or deeper, it is
 /// treated as [`Hint::Next`].
 ///
+/// # Workers
+/// Worker `i` (`0..threads`, also the suffix of its thread's name) has a
+/// **pinned queue** besides the shared one: the tasks sent to it by
+/// [`submit_to`](Self::submit_to), which it alone runs, first in first out
+/// ([`Hint::Next`] at the front, [`Hint::Back`] at the back). A task that
+/// must always resume on the same thread (a pinned fiber) asks
+/// [`worker_index`](Self::worker_index) where it runs, and its waker sends
+/// it back there from any thread.
+///
+/// A worker takes from its pinned queue and the shared queue **in turn**
+/// when both have tasks: a steady stream of pinned tasks delays the
+/// shared queue by at most one task each time, and the other way round.
+/// When only one has tasks, it takes from that one.
+///
 /// # Shutdown
 /// A pool drains, then closes:
 ///
 /// 1. [`shutdown`](Self::shutdown), [`shutdown_background`](Self::shutdown_background)
 ///    or dropping the last handle starts the shutdown. Tasks are still
 ///    accepted while it drains.
-/// 2. The workers go on running tasks until the queue is empty and no
-///    task is running. So every task queued before the shutdown runs, and
-///    so does every task submitted while it drains (by those tasks, or by
-///    wakers on other threads).
-/// 3. Then the workers exit. Once the last one has, the pool is closed: a
-///    task submitted to a closed pool is **cancelled** at once, on the
-///    submitting thread ([`TaskRef::cancel`]; an async task reports the
-///    cancellation to its joiner).
+/// 2. The workers go on running tasks until every queue (the shared one
+///    and each worker's pinned queue) is empty and no task is running. So
+///    every task queued before the shutdown runs, and so does every task
+///    submitted while it drains (by those tasks, or by wakers on other
+///    threads), pinned or not.
+/// 3. Then the pool is closed, at once for every queue, and the workers
+///    exit. A task submitted to a closed pool, with
+///    [`submit`](Executor::submit) or [`submit_to`](Self::submit_to), is
+///    **cancelled** at once, on the submitting thread
+///    ([`TaskRef::cancel`]; an async task reports the cancellation to its
+///    joiner).
 /// 4. `shutdown` waits for every worker to exit and joins the threads;
 ///    `shutdown_background` does not wait. Dropping the last handle waits
 ///    like `shutdown`, except on one of the pool's own workers, which
@@ -127,9 +149,80 @@ impl<P: Policy> ComputePool<P> {
         self.shared().threads()
     }
 
-    /// How many tasks wait in the queue (not counting those running).
+    /// How many tasks wait in the queues, the shared one and the pinned
+    /// ones (not counting those running).
     pub fn queued(&self) -> usize {
         self.shared().queued()
+    }
+
+    /// The index (`0..threads`) of the worker the calling thread is, if it
+    /// is one of *this* pool's workers; `None` on any other thread,
+    /// including another pool's workers.
+    ///
+    /// Read through a never-inlined accessor, so a fiber that moved to
+    /// another thread since its last call gets that thread's answer.
+    pub fn worker_index(&self) -> Option<usize> {
+        self.shared().current_index()
+    }
+
+    /// Queues `task` on worker `worker` alone: it runs on that thread and
+    /// no other. This is how a pinned fiber's waker resubmits it to the
+    /// worker it lives on, from any thread.
+    ///
+    /// The task goes to the worker's [pinned queue](Self#workers): at its
+    /// front for [`Hint::Next`], at its back for [`Hint::Back`].
+    /// [`Hint::Inline`] runs it before `submit_to` returns when called on
+    /// that very worker (nested at most 8 deep, counting the pool's other
+    /// inline runs); anywhere else, or deeper, it is treated as
+    /// [`Hint::Next`]. The worker is woken if it sleeps. If the pool is
+    /// closed, the task is cancelled at once, on the calling thread (see
+    /// [Shutdown](Self#shutdown)).
+    ///
+    /// # Errors
+    /// [`SubmitToError`], handing the task back, if there is no worker
+    /// `worker` (it is not below [`threads`](Self::threads)).
+    ///
+    /// # Examples
+    /// ```
+    /// use spindle_exec::{ComputePool, Hint, Task, TaskRef, TaskVTable};
+    /// use std::ptr::NonNull;
+    /// use std::sync::Mutex;
+    ///
+    /// static RAN_ON: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    /// static VTABLE: TaskVTable = TaskVTable { run: on_run, cancel: on_cancel };
+    ///
+    /// unsafe fn on_run(task: NonNull<Task>) {
+    ///     // SAFETY: `new_task` leaked this box; a task is run or cancelled once.
+    ///     drop(unsafe { Box::from_raw(task.as_ptr()) });
+    ///     let name = std::thread::current().name().unwrap().to_owned();
+    ///     RAN_ON.lock().unwrap().push(name);
+    /// }
+    /// unsafe fn on_cancel(task: NonNull<Task>) {
+    ///     // SAFETY: as in `on_run`.
+    ///     drop(unsafe { Box::from_raw(task.as_ptr()) });
+    /// }
+    /// fn new_task() -> TaskRef {
+    ///     let task = NonNull::from(Box::leak(Box::new(Task::new(&VTABLE))));
+    ///     // SAFETY: the box stays put until `on_run` or `on_cancel` frees
+    ///     // it; this is the only `TaskRef` to it; both functions may run on
+    ///     // any thread.
+    ///     unsafe { TaskRef::from_raw(task) }
+    /// }
+    ///
+    /// let pool = ComputePool::builder().threads(3).name("pin").build()?;
+    /// assert_eq!(pool.worker_index(), None, "not on a worker");
+    /// for _ in 0..10 {
+    ///     pool.submit_to(2, new_task(), Hint::Back)?;
+    /// }
+    /// let err = pool.submit_to(3, new_task(), Hint::Back).unwrap_err();
+    /// assert_eq!(err.to_string(), "no worker 3 in an executor of 3 workers");
+    /// err.into_task().cancel();
+    /// pool.shutdown()?;
+    /// assert_eq!(*RAN_ON.lock().unwrap(), vec!["pin-2"; 10]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn submit_to(&self, worker: usize, task: TaskRef, hint: Hint) -> Result<(), SubmitToError> {
+        self.shared().submit_to(worker, task, hint)
     }
 
     /// How many panics escaped a task's `run` or `cancel` and were caught
@@ -222,6 +315,18 @@ impl<P: Policy> Executor for ComputePool<P> {
     fn submit(&self, task: TaskRef, hint: Hint) {
         self.shared().submit(task, hint);
     }
+
+    /// As [`ComputePool::worker_index`].
+    #[inline]
+    fn worker_index(&self) -> Option<usize> {
+        ComputePool::worker_index(self)
+    }
+
+    /// As [`ComputePool::submit_to`].
+    #[inline]
+    fn submit_to(&self, worker: usize, task: TaskRef, hint: Hint) -> Result<(), SubmitToError> {
+        ComputePool::submit_to(self, worker, task, hint)
+    }
 }
 
 /// Tasks hold a [`ComputeHandle`], which does not keep the pool running.
@@ -252,6 +357,18 @@ impl<P: Policy> Clone for ComputeHandle<P> {
 impl<P: Policy> Executor for ComputeHandle<P> {
     fn submit(&self, task: TaskRef, hint: Hint) {
         self.shared.submit(task, hint);
+    }
+
+    /// As [`ComputePool::worker_index`].
+    #[inline]
+    fn worker_index(&self) -> Option<usize> {
+        self.shared.current_index()
+    }
+
+    /// As [`ComputePool::submit_to`].
+    #[inline]
+    fn submit_to(&self, worker: usize, task: TaskRef, hint: Hint) -> Result<(), SubmitToError> {
+        self.shared.submit_to(worker, task, hint)
     }
 }
 

@@ -1,26 +1,42 @@
 //! The state a pool's handles and workers share, and the loop each worker
 //! thread runs. The protocol is described in `README.md` beside this file.
 
-use crate::policy::Policy;
+use super::current::{self, InlineGuard};
+use super::sleepers::Sleepers;
+use crate::executor::SubmitToError;
+use crate::policy::{Fifo, Policy};
 use crate::task::{Hint, TaskRef};
-use core::cell::Cell;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 
-/// How deeply [`Hint::Inline`] runs may nest on one worker thread; past
-/// this a task is queued as [`Hint::Next`] instead, so a chain of tasks
-/// that each wake the next inline cannot overflow the worker's stack.
-const MAX_INLINE_DEPTH: u32 = 8;
-
 /// What a pool's handles and workers share.
+///
+/// One lock guards the shared queue *and* every worker's pinned queue,
+/// rather than a lock per pinned queue:
+/// - a worker decides to sleep only after seeing its pinned queue and the
+///   shared queue both empty; under one lock that is one critical section,
+///   and the no-lost-wake-up argument of `README.md` covers both queues
+///   as it is (with a lock per queue, a worker would have to hold two
+///   locks, or register as a sleeper and check again);
+/// - a worker takes this lock for every task it runs anyway, so looking at
+///   its pinned queue there costs nothing more; a second lock would be a
+///   second round-trip per task;
+/// - the drain ends when *every* queue is empty and no task runs, which
+///   one lock lets a worker see at once (`State::pinned_len`).
+///
+/// The price is that `submit_to` contends for the lock with `submit`, as
+/// everything in this pool already does (the steal pool is the one built
+/// to scale).
 pub(super) struct Shared<P> {
-    /// The queue and the bookkeeping of who sleeps, runs and lives.
+    /// The queues and the bookkeeping of who sleeps, runs and lives.
     state: Mutex<State<P>>,
-    /// Idle workers wait here for a task, or for the drain to end.
-    work: Condvar,
+    /// One per worker: worker `i` waits on `wake[i]` while it is in
+    /// `State::sleepers`, so a pinned task wakes its own worker and no
+    /// other.
+    wake: Box<[Condvar]>,
     /// `wait_for_exit` waits here for `live` to reach zero.
     exited: Condvar,
     /// How many task runs (and cancels) have panicked.
@@ -34,31 +50,76 @@ pub(super) struct Shared<P> {
 
 /// Everything here is read and written only under `Shared::state`.
 struct State<P> {
-    /// The tasks waiting to run, in the policy's order.
+    /// The tasks any worker may run, in the policy's order.
     queue: P,
-    /// Workers waiting on `work` (counted from just before they wait until
-    /// they hold the lock again). Submitters wake one only if this is
-    /// non-zero.
-    idle: usize,
+    /// Per worker: the tasks only it may run (`submit_to`).
+    pinned: Box<[Pinned]>,
+    /// How many tasks wait in all the pinned queues together.
+    pinned_len: usize,
+    /// The workers waiting on their `wake` condvar. A worker puts itself
+    /// in, in the critical section in which it saw nothing to run; only
+    /// others take it out (a submitter, or whoever wakes everyone), and it
+    /// waits as long as it is in. Being taken out is the wake-up.
+    sleepers: Sleepers,
     /// Workers between popping a task and coming back to the lock after
     /// running it. A task that submits another counts here, so the drain
     /// cannot end under it.
     running: usize,
-    /// Workers whose loop has not ended. Set before each spawn, lowered by
-    /// each worker in the same critical section in which it decides to
-    /// exit. Zero means closed: `submit` cancels.
+    /// Workers whose loop has not ended. Raised before each spawn, lowered
+    /// by each worker as it leaves its loop. `wait_for_exit` waits for 0.
     live: usize,
     /// Set once, by `begin_shutdown`; never cleared.
     shutdown: bool,
+    /// Set once, by the worker that finds the drain over (`drained`), or
+    /// by the last worker out if the loops unwound. Submissions are
+    /// cancelled from then on; workers exit instead of sleeping.
+    closed: bool,
     /// Join handles, taken by the first `wait_for_exit`. Dropped with the
     /// state (detaching the threads) if no one waits.
     workers: Vec<JoinHandle<()>>,
 }
 
-impl<P> State<P> {
-    /// Whether a worker that finds the queue empty should exit.
+/// One worker's pinned queue.
+#[derive(Default)]
+struct Pinned {
+    /// FIFO; `Hint::Next` (and `Inline` not run inline) at the front.
+    queue: Fifo,
+    /// Whether the pinned queue or the shared one goes first next time:
+    /// flipped at every pop, so when both have tasks the worker takes from
+    /// them in turn.
+    first: bool,
+    /// This worker's loop unwound (a `Policy` method panicked): its queue
+    /// was cancelled and what is sent to it now is cancelled too.
+    gone: bool,
+}
+
+impl<P: Policy> State<P> {
+    /// The next task for worker `index`: from its pinned queue and the
+    /// shared queue in turn (fairness: neither can starve the other).
+    fn next_task(&mut self, index: usize) -> Option<TaskRef> {
+        let pinned = &mut self.pinned[index];
+        let pinned_first = pinned.first;
+        pinned.first = !pinned_first;
+        if pinned_first {
+            match self.pop_pinned(index) {
+                Some(task) => Some(task),
+                None => self.queue.pop(),
+            }
+        } else {
+            self.queue.pop().or_else(|| self.pop_pinned(index))
+        }
+    }
+
+    fn pop_pinned(&mut self, index: usize) -> Option<TaskRef> {
+        let task = self.pinned[index].queue.pop()?;
+        self.pinned_len -= 1;
+        Some(task)
+    }
+
+    /// Whether the drain is over: shutting down, nothing queued anywhere,
+    /// nothing running (so nothing on a worker can submit more).
     fn drained(&self) -> bool {
-        self.shutdown && self.running == 0
+        self.shutdown && self.running == 0 && self.pinned_len == 0 && self.queue.is_empty()
     }
 }
 
@@ -67,17 +128,20 @@ impl<P: Policy> Shared<P> {
         Shared {
             state: Mutex::new(State {
                 queue,
-                idle: 0,
+                pinned: (0..threads).map(|_| Pinned::default()).collect(),
+                pinned_len: 0,
+                sleepers: Sleepers::new(threads),
                 running: 0,
                 live: 0,
                 shutdown: false,
+                closed: false,
                 workers: Vec::with_capacity(threads),
             }),
-            work: Condvar::new(),
+            wake: (0..threads).map(|_| Condvar::new()).collect(),
             exited: Condvar::new(),
             panics: AtomicUsize::new(0),
             threads,
-            id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed),
+            id: current::next_pool_id(),
         }
     }
 
@@ -90,7 +154,12 @@ impl<P: Policy> Shared<P> {
 
     /// Whether the calling thread is one of this pool's workers.
     pub(super) fn is_current(&self) -> bool {
-        current_pool() == self.id
+        current::pool() == self.id
+    }
+
+    /// The calling thread's index among this pool's workers, if it is one.
+    pub(super) fn current_index(&self) -> Option<usize> {
+        current::worker_of(self.id)
     }
 
     pub(super) fn threads(&self) -> usize {
@@ -98,7 +167,8 @@ impl<P: Policy> Shared<P> {
     }
 
     pub(super) fn queued(&self) -> usize {
-        self.lock().queue.len()
+        let state = self.lock();
+        state.queue.len() + state.pinned_len
     }
 
     pub(super) fn panic_count(&self) -> usize {
@@ -109,13 +179,17 @@ impl<P: Policy> Shared<P> {
         self.lock().shutdown
     }
 
-    /// Starts one worker thread.
-    pub(super) fn spawn_worker(self: &Arc<Self>, builder: thread::Builder) -> io::Result<()> {
+    /// Starts worker thread `index`.
+    pub(super) fn spawn_worker(
+        self: &Arc<Self>,
+        builder: thread::Builder,
+        index: usize,
+    ) -> io::Result<()> {
         // Counted before it starts, so it cannot be seen exiting before it
         // was counted.
         self.lock().live += 1;
         let shared = Arc::clone(self);
-        match builder.spawn(move || worker_main(shared)) {
+        match builder.spawn(move || worker_main(shared, index)) {
             Ok(handle) => {
                 self.lock().workers.push(handle);
                 Ok(())
@@ -129,7 +203,7 @@ impl<P: Policy> Shared<P> {
 
     pub(super) fn submit(&self, task: TaskRef, hint: Hint) {
         let hint = match hint {
-            Hint::Inline => match InlineGuard::enter(self.id) {
+            Hint::Inline => match InlineGuard::enter(self.id, None) {
                 Some(_guard) => {
                     self.run(task);
                     return;
@@ -139,32 +213,81 @@ impl<P: Policy> Shared<P> {
             hint => hint,
         };
         let mut state = self.lock();
-        if state.live == 0 {
-            // Closed: every worker has exited and none will look again.
+        if state.closed {
             drop(state);
             self.catch(|| task.cancel());
             return;
         }
         state.queue.push(task, hint);
-        let wake = state.idle > 0;
+        // Any sleeper can run it: the one that went to sleep last.
+        let woken = state.sleepers.pop();
         drop(state);
         // Outside the lock, so the woken worker does not block on it at
-        // once. Nothing is lost if it wakes late: a worker checks the
-        // queue under the lock before every wait.
-        if wake {
-            self.work.notify_one();
+        // once. Nothing is lost if it wakes late: it was taken out of
+        // `sleepers` above, so it stops waiting at its next wake-up,
+        // spurious or not, and checks the queues before it waits again.
+        if let Some(worker) = woken {
+            self.wake[worker].notify_one();
         }
     }
 
-    /// Asks the workers to exit once the queue is drained. Does not wait.
+    /// Queues `task` on worker `worker` alone.
+    pub(super) fn submit_to(
+        &self,
+        worker: usize,
+        task: TaskRef,
+        hint: Hint,
+    ) -> Result<(), SubmitToError> {
+        if worker >= self.threads {
+            return Err(SubmitToError::new(task, worker, self.threads));
+        }
+        let hint = match hint {
+            Hint::Inline => match InlineGuard::enter(self.id, Some(worker)) {
+                Some(_guard) => {
+                    self.run(task);
+                    return Ok(());
+                }
+                None => Hint::Next,
+            },
+            hint => hint,
+        };
+        let mut state = self.lock();
+        if state.closed || state.pinned[worker].gone {
+            drop(state);
+            self.catch(|| task.cancel());
+            return Ok(());
+        }
+        state.pinned[worker].queue.push(task, hint);
+        state.pinned_len += 1;
+        // Only this worker can run it: wake it if, and only if, it sleeps.
+        let wake = state.sleepers.remove(worker);
+        drop(state);
+        if wake {
+            self.wake[worker].notify_one();
+        }
+        Ok(())
+    }
+
+    /// Asks the workers to exit once every queue is drained. Does not
+    /// wait.
     pub(super) fn begin_shutdown(&self) {
         let mut state = self.lock();
         if state.shutdown {
             return;
         }
         state.shutdown = true;
+        // Every sleeper checks whether the drain is over already.
+        state.sleepers.clear();
         drop(state);
-        self.work.notify_all();
+        self.wake_all();
+    }
+
+    /// Notifies every worker's condvar. Called after `sleepers` was
+    /// cleared under the lock, so each sleeper stops waiting.
+    fn wake_all(&self) {
+        for wake in &self.wake {
+            wake.notify_one();
+        }
     }
 
     /// Waits until every worker has exited, joining those whose handles
@@ -204,140 +327,95 @@ impl<P: Policy> Shared<P> {
     }
 }
 
-/// The body of every worker thread.
-fn worker_main<P: Policy>(shared: Arc<Shared<P>>) {
-    // Never cleared: a pool handle dropped by this thread's thread-local
-    // destructors, after the loop, must still see it is on a worker and
-    // not try to join its own thread.
-    set_current_pool(shared.id);
+/// The body of worker thread `index`.
+fn worker_main<P: Policy>(shared: Arc<Shared<P>>, index: usize) {
+    current::set_worker(shared.id, index);
     let mut guard = ExitGuard {
         shared: &shared,
+        index,
         armed: true,
     };
     let mut state = shared.lock();
-    loop {
-        if let Some(task) = state.queue.pop() {
+    let closed_here = loop {
+        if let Some(task) = state.next_task(index) {
             state.running += 1;
             drop(state);
             shared.run(task);
             state = shared.lock();
             state.running -= 1;
-            if state.drained() && state.idle > 0 && state.queue.is_empty() {
-                // The last running task of the drain is done: let the
-                // workers waiting for it exit.
-                shared.work.notify_all();
-            }
             continue;
         }
-        if state.drained() {
-            break;
+        if state.closed {
+            break false;
         }
-        state.idle += 1;
-        state = shared
-            .work
-            .wait(state)
-            .unwrap_or_else(PoisonError::into_inner);
-        state.idle -= 1;
-    }
-    // Same critical section as the decision to exit: a task pushed before
-    // this point is seen by a worker still in its loop; one pushed after
-    // the last worker's exit finds `live == 0` and is cancelled.
+        if state.drained() {
+            // Same critical section as the check: nothing was queued
+            // anywhere, nothing runs, and from here on every submission
+            // is cancelled. So every task ever queued has run.
+            state.closed = true;
+            state.sleepers.clear();
+            break true;
+        }
+        state.sleepers.push(index);
+        while state.sleepers.contains(index) {
+            state = shared.wake[index]
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    };
     state.live -= 1;
     if state.live == 0 {
         shared.exited.notify_all();
     }
+    drop(state);
     guard.armed = false;
+    if closed_here {
+        // The others may sleep: they exit once they look.
+        shared.wake_all();
+    }
 }
 
 /// Keeps the books if a worker loop unwinds, which only a panicking
 /// `Policy` method can make it do.
 struct ExitGuard<'a, P: Policy> {
     shared: &'a Shared<P>,
+    index: usize,
     armed: bool,
 }
 
 impl<P: Policy> Drop for ExitGuard<'_, P> {
     fn drop(&mut self) {
-        // Out of the loop (normally or not): no more inline runs here, so a
-        // destructor's `Inline` submission is queued (or, once the pool is
-        // closed, cancelled) like any other.
-        let _ = WORKER.try_with(|w| w.inline_depth.set(MAX_INLINE_DEPTH));
+        // Out of the loop (normally or not): no more inline runs here.
+        current::forbid_inline();
         if !self.armed {
             return;
         }
         let mut state = self.shared.lock();
         state.live -= 1;
+        // No one else may run this worker's pinned tasks.
+        let pinned = &mut state.pinned[self.index];
+        pinned.gone = true;
+        let mut mine = core::mem::take(&mut pinned.queue);
+        state.pinned_len -= mine.len();
         let mut leftovers = Vec::new();
         if state.live == 0 {
-            // No worker will look at the queue again.
+            // No worker will look at the shared queue again.
+            state.closed = true;
             while let Some(task) = state.queue.pop() {
                 leftovers.push(task);
             }
             self.shared.exited.notify_all();
         }
+        // The others may be asleep waiting for the drain to end, which
+        // this worker's pinned tasks, cancelled now, held up.
+        state.sleepers.clear();
         drop(state);
-        // The others may have been waiting for this one's task to finish.
-        self.shared.work.notify_all();
+        self.shared.wake_all();
+        while let Some(task) = mine.pop() {
+            self.shared.catch(|| task.cancel());
+        }
         for task in leftovers {
             self.shared.catch(|| task.cancel());
         }
-    }
-}
-
-/// Per-thread worker identity. Read through never-inlined accessors
-/// (design decision 4: a fiber may move threads between two reads).
-struct WorkerTls {
-    /// The pool this thread works for (`Shared::id`), or 0.
-    pool: Cell<u64>,
-    /// How many `Hint::Inline` runs are nested here now.
-    inline_depth: Cell<u32>,
-}
-
-/// Pool identities start at 1; 0 means "not a worker".
-static NEXT_POOL_ID: AtomicU64 = AtomicU64::new(1);
-
-thread_local! {
-    static WORKER: WorkerTls = const {
-        WorkerTls { pool: Cell::new(0), inline_depth: Cell::new(0) }
-    };
-}
-
-#[inline(never)]
-fn current_pool() -> u64 {
-    WORKER.try_with(|w| w.pool.get()).unwrap_or(0)
-}
-
-#[inline(never)]
-fn set_current_pool(pool: u64) {
-    // Fails only while this thread's thread-locals are being destroyed,
-    // and a worker sets it first thing.
-    let _ = WORKER.try_with(|w| w.pool.set(pool));
-}
-
-/// One level of `Hint::Inline` nesting on the current thread.
-struct InlineGuard(());
-
-impl InlineGuard {
-    /// Enters an inline run if this thread is a worker of `pool` and the
-    /// nesting limit allows it.
-    #[inline(never)]
-    fn enter(pool: u64) -> Option<InlineGuard> {
-        WORKER
-            .try_with(|w| {
-                let depth = w.inline_depth.get();
-                (w.pool.get() == pool && depth < MAX_INLINE_DEPTH).then(|| {
-                    w.inline_depth.set(depth + 1);
-                    InlineGuard(())
-                })
-            })
-            .ok()
-            .flatten()
-    }
-}
-
-impl Drop for InlineGuard {
-    #[inline(never)]
-    fn drop(&mut self) {
-        let _ = WORKER.try_with(|w| w.inline_depth.set(w.inline_depth.get() - 1));
     }
 }
