@@ -123,11 +123,14 @@ fn current_worker_is_known_only_on_workers() {
 // ---------------------------------------------------------------- hints
 
 #[test]
-fn next_hint_runs_before_queued_back_tasks() {
+fn next_hint_runs_newest_first_before_queued_back_tasks() {
     // One worker, so no other can steal and change the order.
     let pool = pool(1);
     let order = Arc::new(Mutex::new(Vec::new()));
-    let done = Countdown::new(5);
+    let names = [
+        "a", "b", "c", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9",
+    ];
+    let done = Countdown::new(names.len());
     let record = |name: &'static str| {
         let (order, done) = (order.clone(), done.clone());
         task(move || {
@@ -136,21 +139,27 @@ fn next_hint_runs_before_queued_back_tasks() {
         })
     };
     let executor = pool.clone();
-    let tasks = ["a", "b", "c", "n1", "n2"].map(record);
+    let mut tasks = names.map(record).into_iter();
     pool.submit(
         task(move || {
-            let [a, b, c, n1, n2] = tasks;
-            for (task, hint) in [(a, Hint::Back), (b, Hint::Back), (c, Hint::Back)] {
-                executor.submit(task, hint);
+            for task in tasks.by_ref().take(3) {
+                executor.submit(task, Hint::Back);
             }
-            executor.submit(n1, Hint::Next);
-            // Displaces `n1` to the back of the queue.
-            executor.submit(n2, Hint::Next);
+            // The worker keeps the newest 8 `Next` tasks; the ninth push
+            // sends the oldest, `n1`, to the back of the queue.
+            for task in tasks {
+                executor.submit(task, Hint::Next);
+            }
         }),
         Hint::Back,
     );
-    assert_eq!(done.wait(), 5);
-    assert_eq!(*order.lock().unwrap(), ["n2", "a", "b", "c", "n1"]);
+    assert_eq!(done.wait(), names.len());
+    assert_eq!(
+        *order.lock().unwrap(),
+        [
+            "n9", "n8", "n7", "n6", "n5", "n4", "n3", "n2", "a", "b", "c", "n1"
+        ]
+    );
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::error::Error;
 use std::sync::Arc;
 
 use spindle_coro::{StackError, StackPool};
-use spindle_exec::{JoinHandle, Spawner, TaskBuilder};
+use spindle_exec::{Hint, JoinHandle, Spawner, TaskBuilder};
 
 use crate::fiber::{FiberFuture, FiberMemory};
 
@@ -148,7 +148,15 @@ impl Builder {
         let (future, memory) =
             FiberFuture::new(stack, self.name.as_deref(), self.movable, task_layout, f)
                 .map_err(SpawnError)?;
-        let mut task = TaskBuilder::new();
+        // On one of the executor's workers, the new fiber runs as soon as
+        // its spawner waits or yields (Go's `go`): a fork-join tree runs
+        // depth first and holds few stacks at once; from outside, it
+        // queues fairly.
+        let hint = match spawner.worker_index() {
+            Some(_) => Hint::Next,
+            None => Hint::Back,
+        };
+        let mut task = TaskBuilder::new().hint(hint);
         if let Some(name) = self.name {
             task = task.name(name);
         }

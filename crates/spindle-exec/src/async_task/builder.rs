@@ -34,10 +34,20 @@ use crate::task::{Hint, TaskRef};
 /// assert_eq!(task.join().unwrap(), 8);
 /// # Ok::<(), spindle_exec::StealPoolError>(())
 /// ```
-#[derive(Default)]
 pub struct TaskBuilder {
     extra: Extra,
     pinned: bool,
+    hint: Hint,
+}
+
+impl Default for TaskBuilder {
+    fn default() -> Self {
+        TaskBuilder {
+            extra: Extra::default(),
+            pinned: false,
+            hint: Hint::Back,
+        }
+    }
 }
 
 impl TaskBuilder {
@@ -78,6 +88,17 @@ impl TaskBuilder {
     /// `None` where it first runs) the task is not pinned.
     pub fn pinned(mut self) -> Self {
         self.pinned = true;
+        self
+    }
+
+    /// How the task is first submitted; [`Hint::Back`] unless set. With
+    /// [`Hint::Next`], a task spawned on a worker runs as soon as the
+    /// spawner yields or waits, as Go runs a new goroutine: the newest
+    /// spawn first, older ones left in the queue for idle workers to
+    /// steal (a fork-join tree then runs depth first, holding few tasks at
+    /// once).
+    pub fn hint(mut self, hint: Hint) -> Self {
+        self.hint = hint;
         self
     }
 
@@ -141,7 +162,7 @@ impl TaskBuilder {
         let task = unsafe { TaskRef::from_raw(header.cast()) };
         // The handle's reference keeps the task alive while `submit` runs,
         // even if the executor runs or cancels it before returning.
-        spawner.submit(task, Hint::Back);
+        spawner.submit(task, self.hint);
         // SAFETY: `allocate` counted one reference for the handle and set
         // `JOIN_HANDLE`; the output type is `F::Output`.
         Ok(unsafe { JoinHandle::from_raw(header) })
@@ -154,6 +175,7 @@ impl fmt::Debug for TaskBuilder {
             .field("name", &self.extra.name)
             .field("deadline", &self.extra.deadline)
             .field("pinned", &self.pinned)
+            .field("hint", &self.hint)
             .finish_non_exhaustive()
     }
 }

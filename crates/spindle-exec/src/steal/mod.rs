@@ -18,6 +18,7 @@ mod builder;
 mod idle;
 mod injector;
 mod metrics;
+mod next_stack;
 mod pin;
 mod ring;
 mod shared;
@@ -86,11 +87,13 @@ use std::sync::Arc;
 ///
 /// 1. every 61st task, the shared **injector** first, so tasks from
 ///    outside are not starved;
-/// 2. a **next slot** holding one task, for [`Hint::Next`]: the task a
-///    running task just woke runs next, while what it touches is still in
-///    the cache. A chain of such tasks runs at most 8 in a row from the
-///    slot; then the one in the slot goes to the back of the queue, so
-///    queued tasks are not starved;
+/// 2. **next slots** holding up to 8 tasks, newest first, for
+///    [`Hint::Next`]: the task a running task just woke (or spawned) runs
+///    next, while what it touches is still in the cache, and a fork-join
+///    tree runs depth first. A push beyond 8 sends the oldest to the back
+///    of the queue. A chain of such tasks runs at most 64 in a row; then
+///    the newest goes to the back of the queue, so queued tasks are not
+///    starved;
 /// 3. its FIFO of [`Hint::Back`] tasks, oldest first: a bounded lock-free
 ///    **ring** of 256 that other workers steal half of at a time and, when
 ///    the ring is full, a **spill** queue that the older half of the ring
@@ -104,13 +107,13 @@ use std::sync::Arc;
 ///    tries a few rounds, spinning then yielding, before it parks.
 ///
 /// [`submit`](Executor::submit) called on one of this pool's workers
-/// queues locally: `Next` into the next slot (the task it displaces goes
-/// to the back), `Back` onto the ring, and `Inline` runs the task at once,
+/// queues locally: `Next` into the next slots (the oldest of a full set
+/// goes to the back), `Back` onto the ring, and `Inline` runs the task at once,
 /// inside `submit`, unless the worker is already inside an inline run
 /// (then it is `Next`). Called on any other thread, it queues on the
 /// injector (`Next` and `Inline` at its front) and wakes a worker if none
-/// is searching. A task in a next slot or pinned queue (or among the up to
-/// 128 a worker took back from its spill) waits for its worker: if the
+/// is searching. A task in the next slots or pinned queue (or among the up
+/// to 128 a worker took back from its spill) waits for its worker: if the
 /// running task blocks the thread, they wait with it; the rest of its
 /// queue is stolen by idle workers.
 ///
