@@ -292,6 +292,9 @@ impl<I: 'static, Y, R, S: Stack + 'static> Coroutine<I, Y, R, S> {
         let sp_start = (region & !15) as *mut u8;
         // SAFETY: `region` lies in the top quarter of the stack (checked).
         let region = unsafe { NonNull::new_unchecked(bounds.base.sub(top - region)) };
+        // SAFETY: the stack is ours (trait contract) and no coroutine runs
+        // on it: we are about to start one.
+        unsafe { sanitizer::Coroutine::prepare_stack(bounds.limit, bounds.base) };
         // Guarded stacks need the fault handler, which `map_guarded`
         // installed, and an alternate signal stack on this thread, which
         // std's threads have and the pool gives every thread that takes.

@@ -17,6 +17,7 @@ unsafe extern "C" {
         bottom_old: *mut *const c_void,
         size_old: *mut usize,
     );
+    fn __asan_unpoison_memory_region(addr: *const c_void, size: usize);
 }
 
 pub(crate) struct Coroutine;
@@ -37,6 +38,23 @@ pub(crate) struct Inner {
 impl Coroutine {
     pub(crate) fn new() -> Self {
         Coroutine
+    }
+
+    /// Clears what earlier coroutines left in ASAN's shadow of a stack
+    /// about to get a new one: the redzones of frames that never returned
+    /// (every coroutine's first frame jumps away instead), which a new
+    /// coroutine's data and frames, laid out differently, may overlap.
+    ///
+    /// # Safety
+    /// `[bottom, top)` is a stack with no live frames on it.
+    pub(crate) unsafe fn prepare_stack(bottom: *mut u8, top: *mut u8) {
+        // SAFETY: the range is the caller's stack memory.
+        unsafe {
+            __asan_unpoison_memory_region(
+                bottom.cast_const().cast(),
+                top as usize - bottom as usize,
+            )
+        };
     }
 
     /// # Safety
