@@ -30,13 +30,15 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ /
   awk -F'\t' '
     {
       key[NR] = $1; sys[NR] = $2; val[NR] = $3; unit[NR] = $4
-      if ($2 !~ /^spindle/ && $3 != "fail") { peers[$1] = peers[$1] " " NR }
+      # Peers are keyed on scenario and unit: a scenario may report two
+      # values per system (max_fibers: a count and bytes per fiber).
+      if ($2 !~ /^spindle/ && $3 != "fail") { peers[$1, $4] = peers[$1, $4] " " NR }
     }
     END {
       for (i = 1; i <= NR; i++) {
         ratios = ""
         if (sys[i] ~ /^spindle/ && val[i] != "fail") {
-          n = split(peers[key[i]], list, " ")
+          n = split(peers[key[i], unit[i]], list, " ")
           for (k = 1; k <= n; k++) {
             p = list[k]
             if (val[p] > 0) ratios = ratios (ratios == "" ? "" : ", ") sprintf("%.2f× %s", val[i] / val[p], sys[p])

@@ -8,8 +8,8 @@
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, Once};
 use std::thread::JoinHandle;
 
 /// Worker threads per system (BENCH.md: 2 unless a scenario says otherwise).
@@ -64,6 +64,25 @@ pub(crate) fn rayon() -> rayon::ThreadPool {
         .num_threads(WORKERS)
         .build()
         .expect("rayon pool")
+}
+
+/// may's coroutine scheduler, set to [`WORKERS`] workers and started. Call
+/// it before a scenario's first `go!`: may reads its config once, when the
+/// first coroutine starts its scheduler, and ignores it after. Started
+/// here, so that a memory scenario's baseline already holds its threads;
+/// they live as long as the process (idle, in `epoll_wait`): may has no
+/// shutdown.
+///
+/// `may::go!` hides an `unsafe` spawn: a coroutine must not block its
+/// worker thread in a way may does not know of, nor hold a thread-local
+/// across a switch. The bench's coroutines only compute and use may's own
+/// primitives.
+pub(crate) fn may() {
+    static CONFIG: Once = Once::new();
+    CONFIG.call_once(|| {
+        may::config().set_workers(WORKERS);
+        may::go!(|| ()).join().expect("may's first coroutine");
+    });
 }
 
 /// An `async_executor::Executor` run by [`WORKERS`] threads, each inside

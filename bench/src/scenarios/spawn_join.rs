@@ -5,15 +5,41 @@
 //! blocks on the root. rayon spawns them in a `scope` (whose body runs on a
 //! worker) and the scope's end is the join. Each task returns its index
 //! (rayon's writes it to its own slot), and the joiner checks the sum.
+//!
+//! may spawns its coroutines from the calling thread and joins them there,
+//! in a child process ([`crate::child`]) that times itself after a
+//! warm-up. From a coroutine, may queues each new coroutine on its own
+//! worker without waking the other, so the 100k pile up unrun, each with
+//! its own mapped stack, and may dies near 32k of them on Linux's default
+//! `vm.max_map_count` ("failed to alloc sys stack"), or hangs. From a
+//! thread, may hands them to both workers in turn, waking them, and they
+//! keep up; the child is there in case they ever do not.
 
 use super::runtimes::{self, AsyncExecutor};
+use crate::child::{self, Entry};
 use crate::harness::{Config, System, compare};
+use std::time::Duration;
 
 const TASKS: usize = 100_000;
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The systems run in a child: `n` is the task count.
+pub(crate) const CHILDREN: &[Entry] = &[("may", |n| child::time(n, run_may))];
 
 /// `0 + 1 + ... + (n - 1)`: what the joins of `n` tasks add up to.
 fn expected(n: usize) -> usize {
     n * (n - 1) / 2
+}
+
+/// Child side: `n` coroutines spawned and joined from this thread.
+fn run_may(n: usize) {
+    runtimes::may();
+    let handles: Vec<_> = (0..n).map(|i| may::go!(move || i)).collect();
+    let mut sum = 0;
+    for handle in handles {
+        sum += handle.join().expect("may coroutine");
+    }
+    assert_eq!(sum, expected(n));
 }
 
 pub(crate) fn run(config: &Config) {
@@ -61,6 +87,7 @@ pub(crate) fn run(config: &Config) {
                 });
                 assert_eq!(slots.iter().sum::<usize>(), expected(n));
             }),
+            System::timed("may", child::timed("spawn_join", "may", TIMEOUT)),
             System::new("async-executor", |n| {
                 let root = ex.spawn(async move {
                     let tasks: Vec<_> = (0..n).map(|i| ex.spawn(async move { i })).collect();

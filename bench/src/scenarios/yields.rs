@@ -3,9 +3,10 @@
 //! A yield is one trip through the scheduler: the task wakes itself,
 //! returns `Pending`, is queued again and polled again. spindle uses the
 //! bench's [`yield_now`](super::runtimes::yield_now) (wake, then
-//! `Pending` once), tokio its own `tokio::task::yield_now()`. One root
-//! task spawns the tasks and awaits them; each returns how often it
-//! yielded, and the root checks the total.
+//! `Pending` once), tokio its own `tokio::task::yield_now()`, may its
+//! `may::coroutine::yield_now()` (the coroutine switches out and is queued
+//! again). One root task (a coroutine for may) spawns the tasks and joins
+//! them; each returns how often it yielded, and the root checks the total.
 
 use super::runtimes;
 use crate::harness::{Config, System, compare};
@@ -23,6 +24,7 @@ fn split(n: usize) -> (usize, usize) {
 pub(crate) fn run(config: &Config) {
     let spindle = runtimes::spindle();
     let tokio = runtimes::tokio();
+    runtimes::may();
     let ops = config.ops(TASKS * YIELDS);
     assert_eq!(ops % TASKS.min(ops), 0, "whole yields per task");
     compare(
@@ -72,6 +74,27 @@ pub(crate) fn run(config: &Config) {
                 });
                 let total = tokio.block_on(root).expect("tokio root");
                 assert_eq!(total, tasks * yields);
+            }),
+            System::new("may", |n| {
+                let (tasks, yields) = split(n);
+                let root = may::go!(move || {
+                    let handles: Vec<_> = (0..tasks)
+                        .map(|_| {
+                            may::go!(move || {
+                                for _ in 0..yields {
+                                    may::coroutine::yield_now();
+                                }
+                                yields
+                            })
+                        })
+                        .collect();
+                    let mut total = 0;
+                    for handle in handles {
+                        total += handle.join().expect("may coroutine");
+                    }
+                    total
+                });
+                assert_eq!(root.join().expect("may root"), tasks * yields);
             }),
         ],
     );

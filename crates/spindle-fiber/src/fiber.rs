@@ -261,6 +261,7 @@ pub(crate) struct FiberStack {
     base: NonNull<u8>,
     limit: NonNull<u8>,
     allocation_base: NonNull<u8>,
+    canary: NonNull<u64>,
     guarded: bool,
     /// Set on drop: a coroutine drops its stack only once no frames are
     /// left on it. Null until the flag is placed.
@@ -273,6 +274,7 @@ impl FiberStack {
             base: stack.base(),
             limit: stack.limit(),
             allocation_base: stack.allocation_base(),
+            canary: stack.canary(),
             guarded: stack.is_guarded(),
             frames_gone: Cell::new(ptr::null_mut()),
         }
@@ -297,6 +299,9 @@ unsafe impl Stack for FiberStack {
     }
     fn is_guarded(&self) -> bool {
         self.guarded
+    }
+    fn canary(&self) -> NonNull<u64> {
+        self.canary
     }
 }
 

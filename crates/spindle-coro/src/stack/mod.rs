@@ -49,6 +49,9 @@ pub const MIN_STACK_SIZE: usize = 16 * 1024;
 /// - `base()` is 16-byte aligned, `limit()` is 8-byte aligned and the two
 ///   are at least [`MIN_STACK_SIZE`] apart;
 /// - the answers of all methods never change;
+/// - `canary()` is an 8-aligned word, at `limit()` or just below it, that
+///   is writable and used by nothing else while the value lives; if
+///   `canary_is_zeroed()`, it reads zero until something writes it;
 /// - if `is_guarded()` is true, a stack that keeps growing below `limit()`
 ///   faults before it leaves `[allocation_base(), base())` (with pages
 ///   larger than the stack's size class there may be usable memory in
@@ -69,6 +72,25 @@ pub unsafe trait Stack {
 
     /// Whether an overflow hits a guard page below `limit()`.
     fn is_guarded(&self) -> bool {
+        false
+    }
+
+    /// Where an unguarded stack's canary word goes: the first word an
+    /// overflow writes. By default the lowest word of the stack, at
+    /// `limit()`; a stack whose neighbour below keeps a word free for it
+    /// (the pool's slabs) puts it there, so that the canary does not make
+    /// the stack's lowest page resident.
+    fn canary(&self) -> NonNull<u64> {
+        self.limit().cast()
+    }
+
+    /// Whether the canary word reads zero and nothing but an overflow ever
+    /// writes it (it lies in fresh memory nobody uses): the coroutine then
+    /// leaves it unwritten, so it costs no resident page, and checks for
+    /// zero instead of its usual pattern. Weaker, since an overflow that
+    /// writes zeros there goes unseen; the pool uses it only for the one
+    /// stack of each slab that has no neighbour below.
+    fn canary_is_zeroed(&self) -> bool {
         false
     }
 }

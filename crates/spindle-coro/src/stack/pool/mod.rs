@@ -28,11 +28,43 @@ const MAPPINGS_KEPT_FREE: usize = 8192;
 const GUARDS_KEPT_FREE: usize = 1024;
 /// Bytes of address space per slab of unguarded stacks.
 const SLAB_BYTES: usize = 4 << 20;
+/// Bytes at the top of each slab stack kept for the canary of the stack
+/// above it (an overflow runs into them first): the canary then lies on a
+/// page the stack below touches anyway, not on the stack's own lowest
+/// page, and a parked coroutine costs one page, not two.
+const CANARY_ROOM: usize = 16;
 
-/// A pooled stack's memory: usable `[base - class size, base)`.
+/// A pooled stack's memory: `[top - class size, top)`, where `top` is
+/// `base` for a guarded stack and `base + CANARY_ROOM` for a slab stack.
 struct Raw {
     base: NonNull<u8>,
-    guarded: bool,
+    kind: Kind,
+}
+
+/// Where a pooled stack comes from, which decides where its overflow is
+/// caught.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum Kind {
+    /// A mapping of its own with a guard page below.
+    Guarded = 0,
+    /// A slab stack with a slab stack below it, whose `CANARY_ROOM` holds
+    /// its canary.
+    Slab = 1,
+    /// The lowest stack of a slab: its canary is in the slab's first
+    /// page, which nobody writes, and expected to stay zero.
+    SlabBottom = 2,
+}
+
+impl Kind {
+    /// From the two low bits of a thread-cache entry.
+    fn from_bits(bits: usize) -> Kind {
+        match bits & 3 {
+            0 => Kind::Guarded,
+            1 => Kind::Slab,
+            _ => Kind::SlabBottom,
+        }
+    }
 }
 
 // SAFETY: plain memory, owned by whoever holds the `Raw`.
@@ -99,7 +131,7 @@ impl StackPool {
         Ok(PooledStack {
             base: raw.base,
             class: class as u8,
-            guarded: raw.guarded,
+            kind: raw.kind,
         })
     }
 
@@ -160,20 +192,23 @@ impl StackPool {
             let base = unsafe { mapping.add(len) };
             return Ok(Raw {
                 base,
-                guarded: true,
+                kind: Kind::Guarded,
             });
         }
         let count = (SLAB_BYTES / size).max(1);
-        let slab = os::map(count * size)?;
+        // One page below the stacks, for the lowest one's canary: never
+        // written (so never resident), it must read zero.
+        let page = os::page_size();
+        let slab = os::map(page + count * size)?;
         self.unguarded.fetch_add(count, Relaxed);
-        let top_of = |i: usize| {
-            // SAFETY: `i * size` is at most the length of the slab.
-            unsafe { slab.add(i * size) }
+        let base_of = |i: usize| {
+            // SAFETY: `page + i * size - CANARY_ROOM` lies in the slab.
+            unsafe { slab.add(page + i * size - CANARY_ROOM) }
         };
         let mut stacks: Vec<Raw> = (1..=count)
             .map(|i| Raw {
-                base: top_of(i),
-                guarded: false,
+                base: base_of(i),
+                kind: if i == 1 { Kind::SlabBottom } else { Kind::Slab },
             })
             .collect();
         // Hand out the top stack first: its neighbour below is another
@@ -234,11 +269,13 @@ fn class_size(class: usize) -> usize {
 pub struct PooledStack {
     base: NonNull<u8>,
     class: u8,
-    guarded: bool,
+    kind: Kind,
 }
 
-// SAFETY: the pool handed us `[base - class size, base)` alone; a guarded
-// stack's mapping has its guard page right below that.
+// SAFETY: the pool handed us `[limit, base)` alone; a guarded stack's
+// mapping has its guard page right below that; a slab stack's canary is
+// in the `CANARY_ROOM` above the base of the stack below it (or in the
+// slab's bottom page), which nobody else uses.
 unsafe impl Stack for PooledStack {
     #[inline]
     fn base(&self) -> NonNull<u8> {
@@ -246,12 +283,29 @@ unsafe impl Stack for PooledStack {
     }
     #[inline]
     fn limit(&self) -> NonNull<u8> {
+        let below_base = match self.kind {
+            Kind::Guarded => class_size(self.class.into()),
+            Kind::Slab | Kind::SlabBottom => class_size(self.class.into()) - CANARY_ROOM,
+        };
         // SAFETY: inside the stack's memory.
-        unsafe { self.base.sub(class_size(self.class.into())) }
+        unsafe { self.base.sub(below_base) }
+    }
+    #[inline]
+    fn canary(&self) -> NonNull<u64> {
+        match self.kind {
+            Kind::Guarded => self.limit().cast(),
+            // SAFETY: the room kept for us above the base of the stack
+            // below (or in the slab's first page): mapped, ours.
+            Kind::Slab | Kind::SlabBottom => unsafe { self.limit().sub(CANARY_ROOM) }.cast(),
+        }
+    }
+    #[inline]
+    fn canary_is_zeroed(&self) -> bool {
+        self.kind == Kind::SlabBottom
     }
     #[inline]
     fn allocation_base(&self) -> NonNull<u8> {
-        if !self.guarded {
+        if self.kind != Kind::Guarded {
             return self.limit();
         }
         // `map_guarded` rounds the usable part up to whole pages.
@@ -261,14 +315,16 @@ unsafe impl Stack for PooledStack {
     }
     #[inline]
     fn is_guarded(&self) -> bool {
-        self.guarded
+        self.kind == Kind::Guarded
     }
 }
 
 impl PooledStack {
-    /// The usable size in bytes (the size class): `base - limit`.
+    /// The usable size in bytes, `base - limit`: the size class, less 16
+    /// bytes for a stack without a guard page (they hold the canary of
+    /// the stack above it).
     pub fn size(&self) -> usize {
-        class_size(self.class.into())
+        self.base.as_ptr() as usize - self.limit().as_ptr() as usize
     }
 }
 
@@ -279,7 +335,7 @@ impl Drop for PooledStack {
             self.class.into(),
             Raw {
                 base: self.base,
-                guarded: self.guarded,
+                kind: self.kind,
             },
         );
         if let Err(raw) = thread_cache::push(class, raw) {
@@ -293,7 +349,7 @@ impl fmt::Debug for PooledStack {
         f.debug_struct("PooledStack")
             .field("base", &self.base)
             .field("size", &self.size())
-            .field("guarded", &self.guarded)
+            .field("kind", &self.kind)
             .finish()
     }
 }

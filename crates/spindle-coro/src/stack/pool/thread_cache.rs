@@ -4,8 +4,8 @@
 //! For each size class a thread keeps a head and a count in one
 //! const-initialized thread-local without a destructor, so the fast paths
 //! are a few loads and stores with no lazy-initialization check. A list
-//! entry is a stack's base address with bit 0 set for a guarded stack
-//! (bases are 16-byte aligned); a free stack keeps the entry of the next
+//! entry is a stack's base address with its [`Kind`](super::Kind) in the
+//! two low bits (bases are 16-byte aligned); a free stack keeps the entry of the next
 //! one in the word just below its base, which no one else uses while the
 //! stack is free.
 //!
@@ -22,7 +22,7 @@
 //! So the one comparison `count >= LIMIT` on the push path covers a full
 //! list, an unregistered thread and an exiting one.
 
-use super::{CLASSES, Raw};
+use super::{CLASSES, Kind, Raw};
 use core::cell::Cell;
 use core::ptr::NonNull;
 
@@ -57,14 +57,16 @@ pub(super) fn pop(class: usize) -> Option<Raw> {
     let class = class & (SLOTS - 1);
     LISTS.with(|lists| {
         let head = lists.heads[class].get();
-        let base = NonNull::new((head & !1) as *mut u8)?;
+        let base = NonNull::new((head & !3) as *mut u8)?;
         // SAFETY: a listed stack is free and keeps its successor's entry
         // in the word below its base.
         let next = unsafe { link(base).read() };
         lists.heads[class].set(next);
         lists.counts[class].set(lists.counts[class].get() - 1);
-        let guarded = head & 1 != 0;
-        Some(Raw { base, guarded })
+        Some(Raw {
+            base,
+            kind: Kind::from_bits(head),
+        })
     })
 }
 
@@ -80,7 +82,7 @@ pub(super) fn push(class: usize, raw: Raw) -> Result<(), Raw> {
         }
         // SAFETY: the stack is free and ours; its top word is unused.
         unsafe { link(raw.base).write(lists.heads[class].get()) };
-        let entry = raw.base.as_ptr() as usize | usize::from(raw.guarded);
+        let entry = raw.base.as_ptr() as usize | raw.kind as usize;
         lists.heads[class].set(entry);
         lists.counts[class].set(count + 1);
         Ok(())
