@@ -6,7 +6,8 @@
 //! computes `fib(n - 1)` inline, then awaits the task. So every system
 //! makes the same 121,392 spawns, one per internal node of the call tree.
 //! The async systems box the recursive future (`Box::pin`) and start from
-//! a root task spawned on the workers; rayon starts inside `install`.
+//! a root task spawned on the workers; fibers recurse on their own stacks
+//! from a root fiber; rayon starts inside `install`.
 //! `--quick` computes a smaller fib. Every result is checked.
 
 use super::runtimes;
@@ -55,6 +56,18 @@ fn fib_spindle(pool: &'static spindle_exec::StealPool, n: u32) -> BoxFuture {
     })
 }
 
+/// The same shape on fibers: spawn `fib(n - 2)`, recurse into `fib(n - 1)`
+/// on this fiber's own stack, then wait for the spawned one (the fiber
+/// suspends; its worker runs others meanwhile).
+fn fib_fiber(pool: &'static spindle_exec::StealPool, n: u32) -> u64 {
+    if n < 2 {
+        return u64::from(n);
+    }
+    let b = spindle_fiber::spawn(pool, move || fib_fiber(pool, n - 2));
+    let a = fib_fiber(pool, n - 1);
+    a + spindle_exec::wait(b).expect("spindle fiber")
+}
+
 fn fib_tokio(n: u32) -> BoxFuture {
     Box::pin(async move {
         if n < 2 {
@@ -87,6 +100,11 @@ pub(crate) fn run(config: &Config) {
         "fib25",
         ops,
         vec![
+            System::new("spindle-fiber", |ops| {
+                let n = depth(ops);
+                let root = spindle_fiber::spawn(spindle, move || fib_fiber(spindle, n));
+                assert_eq!(root.join().expect("spindle root fiber"), fib_expected(n));
+            }),
             System::new("spindle-task", |ops| {
                 let n = depth(ops);
                 let root = spindle_exec::spawn(spindle, fib_spindle(spindle, n));

@@ -8,6 +8,8 @@
 //! leaf ids, `0 + 1 + ... + 999_999`. `--quick` grows a tree of 100k
 //! leaves.
 //!
+//! spindle spawns every node as a fiber (default stack) from its parent,
+//! from a root fiber, and waits for the children with `spindle_exec::wait`;
 //! tokio spawns every node as a task from its parent, from a root task on
 //! the workers. may spawns every node as a coroutine with `go!` and joins
 //! it: its coroutines each map a stack of their own, and a tree this size
@@ -62,6 +64,22 @@ fn skynet_tokio(num: u64, size: u64) -> BoxFuture {
     })
 }
 
+/// The same tree on fibers: each node spawns its children as fibers and
+/// waits for them in order (the node's fiber suspends meanwhile).
+fn skynet_fiber(pool: &'static spindle_exec::StealPool, num: u64, size: u64) -> u64 {
+    if size == 1 {
+        return num;
+    }
+    let size = size / 10;
+    let children: [_; 10] = core::array::from_fn(|i| {
+        spindle_fiber::spawn(pool, move || skynet_fiber(pool, num + i as u64 * size, size))
+    });
+    children
+        .into_iter()
+        .map(|child| spindle_exec::wait(child).expect("spindle fiber"))
+        .sum()
+}
+
 fn skynet_may(num: u64, size: u64) -> u64 {
     if size == 1 {
         return num;
@@ -85,12 +103,18 @@ fn run_may(ops: usize) {
 
 pub(crate) fn run(config: &Config) {
     assert_eq!(expected(leaves(LEAVES)), 499_999_500_000);
+    let spindle = runtimes::spindle();
     let tokio = runtimes::tokio();
     compare(
         config,
         "skynet",
         leaves(config.ops(LEAVES)) as usize,
         vec![
+            System::new("spindle-fiber", |ops| {
+                let leaves = leaves(ops);
+                let root = spindle_fiber::spawn(spindle, move || skynet_fiber(spindle, 0, leaves));
+                assert_eq!(root.join().expect("spindle root fiber"), expected(leaves));
+            }),
             System::new("tokio", |ops| {
                 let leaves = leaves(ops);
                 let root = tokio.spawn(skynet_tokio(0, leaves));
@@ -99,5 +123,6 @@ pub(crate) fn run(config: &Config) {
             System::timed("may", child::timed("skynet", "may", TIMEOUT)),
         ],
     );
+    runtimes::shutdown_spindle(spindle);
     drop(tokio);
 }

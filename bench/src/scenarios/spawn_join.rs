@@ -1,7 +1,8 @@
 //! `spawn_join`: spawn 100k empty tasks, then join them all; per task.
 //!
 //! The async systems spawn every task from one root task running on the
-//! workers and await the handles there, in spawn order; the calling thread
+//! workers and await the handles there, in spawn order (spindle's fibers
+//! the same way, from a root fiber, waiting with `spindle_exec::wait`); the calling thread
 //! blocks on the root. rayon spawns them in a `scope` (whose body runs on a
 //! worker) and the scope's end is the join. Each task returns its index
 //! (rayon's writes it to its own slot), and the joiner checks the sum.
@@ -53,6 +54,19 @@ pub(crate) fn run(config: &Config) {
         "spawn_join",
         config.ops(TASKS),
         vec![
+            System::new("spindle-fiber", |n| {
+                let root = spindle_fiber::spawn(spindle, move || {
+                    let handles: Vec<_> = (0..n)
+                        .map(|i| spindle_fiber::spawn(spindle, move || i))
+                        .collect();
+                    let mut sum = 0;
+                    for handle in handles {
+                        sum += spindle_exec::wait(handle).expect("spindle fiber");
+                    }
+                    sum
+                });
+                assert_eq!(root.join().expect("spindle root fiber"), expected(n));
+            }),
             System::new("spindle-task", |n| {
                 let root = spindle_exec::spawn(spindle, async move {
                     let handles: Vec<_> = (0..n)

@@ -5,7 +5,8 @@
 //! bench's [`yield_now`](super::runtimes::yield_now) (wake, then
 //! `Pending` once), tokio its own `tokio::task::yield_now()`, may its
 //! `may::coroutine::yield_now()` (the coroutine switches out and is queued
-//! again). One root task (a coroutine for may) spawns the tasks and joins
+//! again), spindle's fibers `spindle_fiber::yield_now()` (the fiber
+//! switches out, and its task is queued again). One root task (a coroutine for may) spawns the tasks and joins
 //! them; each returns how often it yielded, and the root checks the total.
 
 use super::runtimes;
@@ -32,6 +33,27 @@ pub(crate) fn run(config: &Config) {
         "yield",
         ops,
         vec![
+            System::new("spindle-fiber", |n| {
+                let (tasks, yields) = split(n);
+                let root = spindle_fiber::spawn(spindle, move || {
+                    let handles: Vec<_> = (0..tasks)
+                        .map(|_| {
+                            spindle_fiber::spawn(spindle, move || {
+                                for _ in 0..yields {
+                                    spindle_fiber::yield_now();
+                                }
+                                yields
+                            })
+                        })
+                        .collect();
+                    let mut total = 0;
+                    for handle in handles {
+                        total += spindle_exec::wait(handle).expect("spindle fiber");
+                    }
+                    total
+                });
+                assert_eq!(root.join().expect("spindle root fiber"), tasks * yields);
+            }),
             System::new("spindle-task", |n| {
                 let (tasks, yields) = split(n);
                 let root = spindle_exec::spawn(spindle, async move {

@@ -10,10 +10,13 @@ use spindle_exec::{Hint, JoinHandle, Spawner, TaskBuilder};
 use crate::fiber::{FiberFuture, FiberMemory};
 
 /// The stack size of a fiber unless its [`Builder`] says otherwise:
-/// 64 KiB of address space, of which a fiber uses (and the system
-/// commits) only the pages it touches; a parked fiber that called little
-/// holds one page.
-pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
+/// 256 KiB of address space, of which a fiber uses (and the system
+/// commits) only the pages it touches: a parked fiber that called little
+/// holds one page whatever its size. Room enough for a panic that prints a
+/// backtrace in a debug or sanitizer build (64 KiB was not). Holding
+/// hundreds of thousands of fibers at once takes smaller stacks (16 KiB):
+/// the address space and the mapping budget are per byte of stack size.
+pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 
 /// Spawns a fiber that runs `f` on `spawner`, and returns the handle for
 /// its output.

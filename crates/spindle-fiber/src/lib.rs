@@ -68,19 +68,57 @@
 //! until it is woken. On a thread outside any fiber, `wait` still blocks
 //! the thread.
 //!
+//! # Fiber pool
+//!
+//! A [`FiberPool`] is a fixed number of long-lived fibers that run jobs,
+//! after Naughty Dog's job system: [`FiberPool::submit`] queues a batch of
+//! closures and returns a [`Counter`]; [`Counter::wait`] blocks until the
+//! batch is done, and inside a job it suspends only that job's fiber, so
+//! jobs can wait for sub-batches while the worker threads keep running
+//! other jobs. A panicking job is caught and reported by its counter
+//! ([`JobPanicked`]). The pool never grows: a job that waits keeps its
+//! fiber, so a pool whose fibers all wait for queued jobs is deadlocked;
+//! size it well above the thread count and watch [`FiberPool::stats`]
+//! (see [the deadlock](FiberPool#bounded-and-the-deadlock-it-implies)).
+//!
+//! ```
+//! use spindle_exec::StealPool;
+//! use spindle_fiber::FiberPool;
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//!
+//! let executor = StealPool::new(2)?;
+//! let pool = FiberPool::builder().fibers(32).build(&executor)?;
+//! let ran = Arc::new(AtomicUsize::new(0));
+//! let counter = pool.submit((0..1000).map(|_| {
+//!     let ran = ran.clone();
+//!     move || {
+//!         ran.fetch_add(1, Ordering::Relaxed);
+//!     }
+//! }));
+//! counter.wait()?;
+//! assert_eq!(ran.load(Ordering::Relaxed), 1000);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Stacks
 //!
 //! Stacks come from [`spindle_coro::StackPool`]: guarded while the
 //! process's mapping budget lasts, then from slabs with a canary. A fiber
 //! that overflows its stack is reported by name and the process aborts.
-//! [`DEFAULT_STACK_SIZE`] is 64 KiB; holding a million fibers takes
+//! [`DEFAULT_STACK_SIZE`] is 256 KiB; holding a million fibers takes
 //! smaller ones (16 KiB), set with [`Builder::stack_size`].
 
 mod builder;
 mod current;
 mod fiber;
 mod local;
+mod pool;
 
 pub use builder::{Builder, DEFAULT_STACK_SIZE, SpawnError, spawn};
 pub use current::{Fiber, current, current_waker, is_fiber, park, yield_now};
 pub use local::LocalKey;
+pub use pool::{
+    Counter, CounterWait, DEFAULT_POOL_FIBERS, FiberPool, FiberPoolBuilder, FiberPoolError,
+    FiberPoolStats, FiberShutdownError, JobPanicked,
+};

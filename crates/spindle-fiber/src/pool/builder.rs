@@ -32,11 +32,11 @@ pub const DEFAULT_POOL_FIBERS: usize = 128;
 ///     .name("jobs")
 ///     .build(&executor)?;
 /// assert_eq!(pool.fibers(), 32);
-/// let name = pool.submit_one(|| {
+/// let done = pool.submit_one(|| {
 ///     let fiber = spindle_fiber::current().unwrap();
 ///     assert!(fiber.name().unwrap().starts_with("jobs-"));
 /// });
-/// name.wait()?;
+/// done.wait()?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]

@@ -485,7 +485,10 @@ mod tests {
         assert_eq!(flag.0.load(Ordering::SeqCst), 0);
         inner.complete(1);
         assert_eq!(flag.0.load(Ordering::SeqCst), 1);
-        assert!(matches!(Pin::new(&mut wait).poll(&mut cx), Poll::Ready(Ok(()))));
+        assert!(matches!(
+            Pin::new(&mut wait).poll(&mut cx),
+            Poll::Ready(Ok(()))
+        ));
     }
 
     #[test]
