@@ -302,14 +302,10 @@ impl<I: 'static, Y, R, S: Stack + 'static> Coroutine<I, Y, R, S> {
             ptr::null()
         } else {
             let canary = stack.canary().as_ptr();
-            if stack.canary_is_zeroed() {
-                overflow::expect_zero(canary)
-            } else {
-                // SAFETY: the trait contract makes the canary word ours,
-                // 8-aligned and writable, far below what we write at the top.
-                unsafe { canary.write(CANARY) };
-                canary.cast_const()
-            }
+            // SAFETY: the trait contract makes the canary word ours,
+            // 8-aligned and writable, far below what we write at the top.
+            unsafe { canary.write(CANARY) };
+            canary.cast_const()
         };
         // SAFETY: `create` checked that header, function and first frame
         // fit in the top quarter of the stack, which the trait contract

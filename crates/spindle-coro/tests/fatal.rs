@@ -111,6 +111,39 @@ fn broken_canary_on_an_unguarded_stack_is_reported() {
     assert!(stderr.contains("canary"), "{stderr}");
 }
 
+/// The lowest stack of a slab without per-stack guards has the slab's
+/// guard page below it instead of a canary. Not on Windows, as above.
+#[cfg(not(windows))]
+#[test]
+fn the_lowest_stack_of_an_unguarded_slab_hits_the_slabs_guard() {
+    use spindle_coro::{Coroutine, Stack, StackPool};
+    if in_child() {
+        // Use up the guard-page budget; the first stack past it is the
+        // lowest of a new slab. Give it back, for the coroutine to take.
+        let mut guarded = Vec::new();
+        while StackPool::global().stats().unguarded == 0 {
+            guarded.push(StackPool::global().take(16 * 1024).unwrap());
+        }
+        let lowest = guarded.pop().unwrap();
+        assert!(lowest.is_guarded());
+        drop(lowest);
+        let mut co: Coroutine<(), (), u8> = Builder::new()
+            .name("slab-bottom")
+            .stack_size(16 * 1024)
+            .spawn(|s, ()| deep(20, s))
+            .unwrap();
+        assert!(co.stack().is_guarded());
+        co.resume(());
+        unreachable!("the guard page stops the coroutine");
+    }
+    let stderr = run_child("the_lowest_stack_of_an_unguarded_slab_hits_the_slabs_guard");
+    assert!(
+        stderr.contains("coroutine 'slab-bottom' overflowed its stack of 16368 bytes"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("guard page"), "{stderr}");
+}
+
 #[cfg(unix)]
 #[test]
 fn an_ordinary_segfault_is_not_blamed_on_a_coroutine() {

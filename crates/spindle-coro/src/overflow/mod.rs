@@ -6,11 +6,11 @@
 //! Every coroutine writes a [`Header`] near the top of its stack with its
 //! name and size, so the reporter needs no allocation and no lock: the
 //! fault handler finds the stack from the faulting address through the
-//! lock-free [`registry`] of guard pages, and reads the header.
+//! lock-free [`registry`] of slabs and guard pages, and reads the header.
 
 mod registry;
 
-pub(crate) use registry::{CAPACITY as GUARD_CAPACITY, register_guard, unregister_guard};
+pub(crate) use registry::{SlabLayout, register_guard, register_slab, unregister_guard};
 
 cfg_if::cfg_if! {
     if #[cfg(unix)] {
@@ -164,15 +164,10 @@ pub(crate) unsafe fn report(base: *mut u8, limit: usize, how: &str) {
 /// [`Header`].
 #[inline(never)]
 pub(crate) unsafe fn check_unguarded(canary: *const u64, base: *mut u8) {
-    // Bit 0 set: the word is expected to stay zero (`expect_zero`).
-    let (canary, expected) = match canary.addr() & 1 {
-        0 => (canary, CANARY),
-        _ => (canary.map_addr(|a| a & !1), 0),
-    };
     let here = 0u8;
     let deep = (&raw const here).addr() < canary.addr();
     // SAFETY: the caller guarantees the canary is readable.
-    if deep || unsafe { canary.read_volatile() } != expected {
+    if deep || unsafe { canary.read_volatile() } != CANARY {
         // SAFETY: forwarded.
         unsafe { canary_broken(canary, base) }
     }
@@ -185,13 +180,6 @@ unsafe fn canary_broken(canary: *const u64, base: *mut u8) -> ! {
     // SAFETY: forwarded from `check_unguarded`'s caller.
     unsafe { report(base, canary as usize, how) };
     std::process::abort()
-}
-
-/// The canary pointer of a stack whose canary word is left unwritten and
-/// must stay zero (`Stack::canary_is_zeroed`): tagged in bit 0, which an
-/// 8-aligned word's address never has.
-pub(crate) fn expect_zero(canary: *mut u64) -> *const u64 {
-    canary.cast_const().map_addr(|a| a | 1)
 }
 
 /// A fixed buffer for messages written where allocation is not allowed.

@@ -1,6 +1,11 @@
 //! The guard pages of live stacks, readable from a fault handler.
 //!
-//! A fixed table of slots, each `(guard start, guard end, stack base)`.
+//! Two fixed tables. The pool's slabs, one entry per slab of stacks of
+//! one size (its layout tells where each stack's guard is: no memory per
+//! stack); and single guards, for stacks of their own mapping
+//! (`DefaultStack`).
+//!
+//! Single guards are slots `(guard start, guard end, stack base)`.
 //! Protocol, so that a handler interrupting any step reads a consistent
 //! slot or skips it:
 //! 1. register claims a free slot by CAS of `start` from 0, then stores
@@ -8,14 +13,14 @@
 //! 2. a reader takes `base` (Acquire) first and ignores the slot if it is 0;
 //! 3. unregister clears `base` first, then `end`, then frees `start`.
 //!
-//! A stack whose guard found no slot (only possible for `DefaultStack`s
-//! beyond the pool's limit) overflows with a plain SIGSEGV, unreported.
+//! A stack whose guard found no slot overflows with a plain SIGSEGV,
+//! unreported.
 
 use core::sync::atomic::{AtomicUsize, Ordering::*};
 
-/// Guards the table holds; the pool stops making guarded stacks before it
-/// fills up.
-pub(crate) const CAPACITY: usize = 1 << 15;
+/// Single guards the table holds (`DefaultStack`s and the like; the pool's
+/// stacks are registered by slab).
+const CAPACITY: usize = 1 << 15;
 
 struct Slot {
     start: AtomicUsize,
@@ -70,17 +75,153 @@ pub(crate) fn unregister_guard(start: usize) {
 /// `addr`, if any. Lock-free and allocation-free: safe in a signal handler.
 pub(crate) fn find(addr: usize) -> Option<(usize, usize)> {
     let high = HIGH.load(Acquire);
-    SLOTS[..high].iter().find_map(|slot| {
+    let single = SLOTS[..high].iter().find_map(|slot| {
         let base = slot.base.load(Acquire);
         let end = slot.end.load(Relaxed);
         let hit = base != 0 && slot.start.load(Relaxed) <= addr && addr < end;
         hit.then_some((base, end))
-    })
+    });
+    single.or_else(|| find_in_slab(addr))
+}
+
+/// How a slab lays out its stacks, for [`register_slab`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SlabLayout {
+    /// Usable bytes of each stack's region (its size class).
+    pub(crate) size: usize,
+    /// Bytes of each guard.
+    pub(crate) guard: usize,
+    /// Whether every stack has a guard right below it (a region is then
+    /// `guard + size`); otherwise only the slab's lowest one does, and the
+    /// regions are `size` apart above it.
+    pub(crate) every_stack: bool,
+    /// Bytes at the top of each region that are not the stack's (its base
+    /// lies that far below the region's top).
+    pub(crate) top_room: usize,
+}
+
+/// Slabs the table holds: at the pool's slab size, 256 GiB of stacks. A slab that finds no slot still works; only an overflow on
+/// it goes unreported (a plain SIGSEGV).
+const SLAB_CAPACITY: usize = 1 << 13;
+
+struct SlabSlot {
+    start: AtomicUsize,
+    /// One past the slab's last byte; written last, 0 while not ready.
+    end: AtomicUsize,
+    size: AtomicUsize,
+    guard: AtomicUsize,
+    every_stack: AtomicUsize,
+    top_room: AtomicUsize,
+}
+
+static SLABS: [SlabSlot; SLAB_CAPACITY] = [const {
+    SlabSlot {
+        start: AtomicUsize::new(0),
+        end: AtomicUsize::new(0),
+        size: AtomicUsize::new(0),
+        guard: AtomicUsize::new(0),
+        every_stack: AtomicUsize::new(0),
+        top_room: AtomicUsize::new(0),
+    }
+}; SLAB_CAPACITY];
+/// Slabs registered so far (slabs are never unmapped: no slot is freed).
+static SLAB_COUNT: AtomicUsize = AtomicUsize::new(0);
+
+/// Records the slab `[start, start + len)` and where its guards are.
+/// Returns `false` if the table is full.
+pub(crate) fn register_slab(start: usize, len: usize, layout: SlabLayout) -> bool {
+    let i = SLAB_COUNT.fetch_add(1, Relaxed);
+    let Some(slot) = SLABS.get(i) else {
+        return false;
+    };
+    slot.start.store(start, Relaxed);
+    slot.size.store(layout.size, Relaxed);
+    slot.guard.store(layout.guard, Relaxed);
+    slot.every_stack
+        .store(usize::from(layout.every_stack), Relaxed);
+    slot.top_room.store(layout.top_room, Relaxed);
+    // Last: a reader that sees `end` sees the rest.
+    slot.end.store(start + len, Release);
+    true
+}
+
+/// [`find`] among the slabs.
+fn find_in_slab(addr: usize) -> Option<(usize, usize)> {
+    let count = SLAB_COUNT.load(Relaxed).min(SLAB_CAPACITY);
+    let slot = SLABS[..count].iter().find(|slot| {
+        let end = slot.end.load(Acquire);
+        end != 0 && slot.start.load(Relaxed) <= addr && addr < end
+    })?;
+    let layout = SlabLayout {
+        size: slot.size.load(Relaxed),
+        guard: slot.guard.load(Relaxed),
+        every_stack: slot.every_stack.load(Relaxed) != 0,
+        top_room: slot.top_room.load(Relaxed),
+    };
+    stack_of_guard(slot.start.load(Relaxed), layout, addr)
+}
+
+/// The (base, limit) of the stack of a slab at `start` whose guard holds
+/// `addr`, if `addr` lies in a guard.
+fn stack_of_guard(start: usize, layout: SlabLayout, addr: usize) -> Option<(usize, usize)> {
+    let SlabLayout {
+        size,
+        guard,
+        every_stack,
+        top_room,
+    } = layout;
+    let offset = addr - start;
+    let limit = if every_stack {
+        let stride = guard + size;
+        (offset % stride < guard).then(|| start + offset / stride * stride + guard)?
+    } else {
+        (offset < guard).then_some(start + guard)?
+    };
+    Some((limit + size - top_room, limit))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_slab_names_the_stack_of_each_guard() {
+        let start = 0x7100_0000_0000;
+        let guarded = SlabLayout {
+            size: 0x4000,
+            guard: 0x1000,
+            every_stack: true,
+            top_room: 0,
+        };
+        // Stack 2: guard [start + 0xA000, + 0x1000), usable above.
+        let guard2 = start + 2 * 0x5000;
+        assert_eq!(
+            stack_of_guard(start, guarded, guard2 + 0x10),
+            Some((guard2 + 0x1000 + 0x4000, guard2 + 0x1000))
+        );
+        assert_eq!(
+            stack_of_guard(start, guarded, guard2 + 0x1000),
+            None,
+            "usable, not guard"
+        );
+        let unguarded = SlabLayout {
+            every_stack: false,
+            top_room: 16,
+            ..guarded
+        };
+        assert_eq!(
+            stack_of_guard(start, unguarded, start + 8),
+            Some((start + 0x1000 + 0x4000 - 16, start + 0x1000))
+        );
+        assert_eq!(
+            stack_of_guard(start, unguarded, start + 0x1000 + 0x4000 + 8),
+            None
+        );
+
+        assert!(register_slab(start, 10 * 0x5000, guarded));
+        assert_eq!(find(guard2 + 8), Some((guard2 + 0x5000, guard2 + 0x1000)));
+        assert_eq!(find(start + 10 * 0x5000), None, "past the slab");
+    }
 
     #[test]
     fn registered_guards_are_found_until_unregistered() {

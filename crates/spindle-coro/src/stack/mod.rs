@@ -50,8 +50,7 @@ pub const MIN_STACK_SIZE: usize = 16 * 1024;
 ///   are at least [`MIN_STACK_SIZE`] apart;
 /// - the answers of all methods never change;
 /// - `canary()` is an 8-aligned word, at `limit()` or just below it, that
-///   is writable and used by nothing else while the value lives; if
-///   `canary_is_zeroed()`, it reads zero until something writes it;
+///   is writable and used by nothing else while the value lives;
 /// - if `is_guarded()` is true, a stack that keeps growing below `limit()`
 ///   faults before it leaves `[allocation_base(), base())` (with pages
 ///   larger than the stack's size class there may be usable memory in
@@ -82,16 +81,6 @@ pub unsafe trait Stack {
     /// the stack's lowest page resident.
     fn canary(&self) -> NonNull<u64> {
         self.limit().cast()
-    }
-
-    /// Whether the canary word reads zero and nothing but an overflow ever
-    /// writes it (it lies in fresh memory nobody uses): the coroutine then
-    /// leaves it unwritten, so it costs no resident page, and checks for
-    /// zero instead of its usual pattern. Weaker, since an overflow that
-    /// writes zeros there goes unseen; the pool uses it only for the one
-    /// stack of each slab that has no neighbour below.
-    fn canary_is_zeroed(&self) -> bool {
-        false
     }
 }
 

@@ -1,16 +1,30 @@
 //! The stack pool: size classes, a per-thread cache, guard pages while the
-//! mapping budget lasts and canary-checked slabs after that.
+//! mapping budget lasts and canary-checked stacks after that.
 //!
 //! Taking a stack first looks in the calling thread's cache (see
-//! `thread_cache.rs`), then takes a batch from the class's global list,
-//! and only then maps memory. Stacks
-//! are never returned to the system: a program that once needed N stacks
-//! of a class is likely to need them again, and keeping them makes taking
-//! one a few loads and stores, with no system call.
+//! `thread_cache.rs`), then takes a batch from the class's global list of
+//! returned stacks, and only then carves a new one from the class's slab.
+//! Stacks are never returned to the system: a program that once needed N
+//! stacks of a class is likely to need them again, and keeping them makes
+//! taking one a few loads and stores, with no system call.
+//!
+//! # Slabs
+//!
+//! Every stack is carved from a slab: one mapping of [`SLAB_BYTES`] for
+//! stacks of one class, registered with the overflow reporter as a whole
+//! (`overflow::register_slab`), so the reporter keeps nothing per stack. A
+//! *guarded* slab gives each stack a guard page below it, made when the
+//! stack is carved (it splits the mapping: two mappings per stack, the
+//! budget below); an *unguarded* slab has one guard page at its bottom, for
+//! its lowest stack, and its other stacks are checked by a canary kept in
+//! the top 16 bytes of the stack below ([`CANARY_ROOM`]): a page that stack
+//! touches anyway. So a stack costs exactly the pages its coroutine
+//! touches: a parked one, one page.
 
 mod thread_cache;
 
-use super::{Stack, StackError, map_guarded, os};
+use super::{Stack, StackError, os};
+use crate::overflow;
 use core::fmt;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -24,10 +38,9 @@ const CLASSES: usize = 13;
 const BATCH: usize = 16;
 /// Mappings left to the rest of the program when guarded stacks stop.
 const MAPPINGS_KEPT_FREE: usize = 8192;
-/// Guard-registry slots left to `DefaultStack`s and alternate signal stacks.
-const GUARDS_KEPT_FREE: usize = 1024;
-/// Bytes of address space per slab of unguarded stacks.
-const SLAB_BYTES: usize = 4 << 20;
+/// Bytes of address space per slab (lazily committed: only the pages
+/// coroutines touch cost memory).
+const SLAB_BYTES: usize = 32 << 20;
 /// Bytes at the top of each slab stack kept for the canary of the stack
 /// above it (an overflow runs into them first): the canary then lies on a
 /// page the stack below touches anyway, not on the stack's own lowest
@@ -35,24 +48,23 @@ const SLAB_BYTES: usize = 4 << 20;
 const CANARY_ROOM: usize = 16;
 
 /// A pooled stack's memory: `[top - class size, top)`, where `top` is
-/// `base` for a guarded stack and `base + CANARY_ROOM` for a slab stack.
+/// `base` for a guarded stack and `base + CANARY_ROOM` for the others.
 struct Raw {
     base: NonNull<u8>,
     kind: Kind,
 }
 
-/// Where a pooled stack comes from, which decides where its overflow is
-/// caught.
+/// Where a pooled stack lies in its slab, which decides how its overflow
+/// is caught.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 enum Kind {
-    /// A mapping of its own with a guard page below.
+    /// In a guarded slab: a guard page right below it.
     Guarded = 0,
-    /// A slab stack with a slab stack below it, whose `CANARY_ROOM` holds
-    /// its canary.
+    /// In an unguarded slab, above another stack, in whose `CANARY_ROOM`
+    /// its canary lies.
     Slab = 1,
-    /// The lowest stack of a slab: its canary is in the slab's first
-    /// page, which nobody writes, and expected to stay zero.
+    /// The lowest stack of an unguarded slab: above the slab's guard page.
     SlabBottom = 2,
 }
 
@@ -75,9 +87,10 @@ unsafe impl Send for Raw {}
 /// Sizes are rounded up to a power of two from 16 KiB to 64 MiB. While the
 /// process's mapping budget allows (on Linux, `vm.max_map_count` less 8192
 /// mappings kept free for the rest of the program, two per stack), each
-/// stack has its own guard page; past it, stacks are carved from 4 MiB
-/// slabs without guard pages, and each coroutine on one checks a canary at
-/// the stack's limit on every switch.
+/// stack has its own guard page; past it, stacks have no guard page of
+/// their own, and each coroutine on one checks a canary just below the
+/// stack's limit on every switch. A stack costs only the pages its
+/// coroutine touches.
 ///
 /// # Examples
 /// ```
@@ -89,23 +102,47 @@ unsafe impl Send for Raw {}
 /// # Ok::<(), spindle_coro::StackError>(())
 /// ```
 pub struct StackPool {
-    classes: [SpinLock<Vec<Raw>>; CLASSES],
+    classes: [SpinLock<Class>; CLASSES],
     guarded: AtomicUsize,
     unguarded: AtomicUsize,
 }
+
+/// One size class: stacks given back, and the slab new ones come from.
+struct Class {
+    free: Vec<Raw>,
+    slab: Option<Slab>,
+}
+
+/// The slab a class carves its new stacks from.
+struct Slab {
+    start: NonNull<u8>,
+    guarded: bool,
+    /// Stacks carved so far.
+    next: usize,
+    count: usize,
+}
+
+// SAFETY: plain memory, owned by the pool.
+unsafe impl Send for Slab {}
 
 /// Counters of a [`StackPool`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PoolStats {
-    /// Stacks ever mapped with their own guard page.
+    /// Stacks ever carved with a guard page of their own.
     pub guarded: usize,
-    /// Stacks ever carved from slabs, without guard pages.
+    /// Stacks ever carved without one (canary-checked, but for the lowest
+    /// of each slab).
     pub unguarded: usize,
 }
 
 static GLOBAL: StackPool = StackPool {
-    classes: [const { SpinLock::new(Vec::new()) }; CLASSES],
+    classes: [const {
+        SpinLock::new(Class {
+            free: Vec::new(),
+            slab: None,
+        })
+    }; CLASSES],
     guarded: AtomicUsize::new(0),
     unguarded: AtomicUsize::new(0),
 };
@@ -135,32 +172,34 @@ impl StackPool {
         })
     }
 
-    /// Refills this thread's list from the global one, or maps memory.
+    /// Refills this thread's list from the global one, or carves a new
+    /// stack.
     #[cold]
     fn take_slow(&self, class: usize) -> Result<Raw, StackError> {
         // A thread that runs coroutines needs an alternate signal stack
-        // for the overflow report; every thread passes here before its
-        // first pooled stack.
+        // for the overflow report, and the process the fault handler;
+        // every thread passes here before its first pooled stack.
         crate::overflow::ensure_handler();
         if !thread_cache::register() {
             // The thread is exiting: no cache, straight to the global list.
-            return match self.classes[class].lock().pop() {
+            let mut global = self.classes[class].lock();
+            return match global.free.pop() {
                 Some(raw) => Ok(raw),
-                None => self.take_fresh(class, |spare| give_to_global(class, spare)),
+                None => self.carve(class, &mut global),
             };
         }
         let batch = {
             let mut global = self.classes[class].lock();
-            let from = global.len().saturating_sub(BATCH);
-            global.split_off(from)
-        };
-        match batch.len() {
-            0 => self.take_fresh(class, |spare| self.keep(class, spare)),
-            _ => {
-                self.keep(class, batch);
-                Ok(thread_cache::pop(class).expect("the batch was just cached"))
+            let from = global.free.len().saturating_sub(BATCH);
+            if from == global.free.len() {
+                // Carved one at a time: a carved stack is untouched memory
+                // until its coroutine runs, and stays so until then.
+                return self.carve(class, &mut global);
             }
-        }
+            global.free.split_off(from)
+        };
+        self.keep(class, batch);
+        Ok(thread_cache::pop(class).expect("the batch was just cached"))
     }
 
     /// Caches `stacks` on this thread, or gives them to the global list.
@@ -180,42 +219,84 @@ impl StackPool {
         }
     }
 
-    /// Maps a new stack; slab siblings of it go to `spare`.
-    fn take_fresh(&self, class: usize, spare: impl FnOnce(Vec<Raw>)) -> Result<Raw, StackError> {
+    /// Carves a new stack from the class's slab, mapping a new slab when
+    /// it is used up.
+    fn carve(&self, class: usize, global: &mut Class) -> Result<Raw, StackError> {
         let size = class_size(class);
-        let budget = os::mapping_limit().saturating_sub(MAPPINGS_KEPT_FREE) / 2;
-        let limit = budget.min(crate::overflow::GUARD_CAPACITY - GUARDS_KEPT_FREE);
-        if self.guarded.load(Relaxed) < limit {
-            let (mapping, len) = map_guarded(size)?;
-            self.guarded.fetch_add(1, Relaxed);
-            // SAFETY: the end of the mapping we just made.
-            let base = unsafe { mapping.add(len) };
-            return Ok(Raw {
-                base,
-                kind: Kind::Guarded,
-            });
+        let guard = os::guard_size();
+        loop {
+            if let Some(slab) = global.slab.as_mut().filter(|slab| slab.next < slab.count) {
+                let i = slab.next;
+                slab.next += 1;
+                if !slab.guarded {
+                    self.unguarded.fetch_add(1, Relaxed);
+                    // SAFETY: stack `i`'s region lies in the slab, above
+                    // its guard.
+                    let top = unsafe { slab.start.add(guard + (i + 1) * size) };
+                    return Ok(Raw {
+                        // SAFETY: inside the region.
+                        base: unsafe { top.sub(CANARY_ROOM) },
+                        kind: if i == 0 { Kind::SlabBottom } else { Kind::Slab },
+                    });
+                }
+                if self.guarded.load(Relaxed) >= guarded_budget() {
+                    // The budget ran out in the middle of a guarded slab:
+                    // its other regions stay unused address space.
+                    global.slab = None;
+                    continue;
+                }
+                // SAFETY: region `i` of the slab, which nothing uses yet.
+                let region = unsafe { slab.start.add(i * (guard + size)) };
+                // SAFETY: the region's lowest pages, page-aligned, unused.
+                unsafe { os::protect_guard(region, guard)? };
+                self.guarded.fetch_add(1, Relaxed);
+                return Ok(Raw {
+                    // SAFETY: the top of the region.
+                    base: unsafe { region.add(guard + size) },
+                    kind: Kind::Guarded,
+                });
+            }
+            global.slab = Some(self.map_slab(size, guard)?);
         }
-        let count = (SLAB_BYTES / size).max(1);
-        // One page below the stacks, for the lowest one's canary: never
-        // written (so never resident), it must read zero.
-        let page = os::page_size();
-        let slab = os::map(page + count * size)?;
-        self.unguarded.fetch_add(count, Relaxed);
-        let base_of = |i: usize| {
-            // SAFETY: `page + i * size - CANARY_ROOM` lies in the slab.
-            unsafe { slab.add(page + i * size - CANARY_ROOM) }
+    }
+
+    /// Maps a slab for stacks of `size` and registers it with the
+    /// overflow reporter: guarded if the mapping budget still allows.
+    fn map_slab(&self, size: usize, guard: usize) -> Result<Slab, StackError> {
+        let guarded = self.guarded.load(Relaxed) < guarded_budget();
+        let (count, len) = match guarded {
+            true => {
+                let count = (SLAB_BYTES / (guard + size)).max(1);
+                (count, count * (guard + size))
+            }
+            false => {
+                let count = (SLAB_BYTES / size).max(1);
+                (count, guard + count * size)
+            }
         };
-        let mut stacks: Vec<Raw> = (1..=count)
-            .map(|i| Raw {
-                base: base_of(i),
-                kind: if i == 1 { Kind::SlabBottom } else { Kind::Slab },
-            })
-            .collect();
-        // Hand out the top stack first: its neighbour below is another
-        // stack of the slab, so a small overflow lands in pool memory.
-        let first = stacks.pop().expect("a slab holds at least one stack");
-        spare(stacks);
-        Ok(first)
+        let start = os::map(len)?;
+        if !guarded {
+            // SAFETY: the first pages of the fresh mapping.
+            if let Err(e) = unsafe { os::protect_guard(start, guard) } {
+                // SAFETY: the whole fresh mapping, unused.
+                unsafe { os::unmap(start, len) };
+                return Err(e);
+            }
+        }
+        let layout = overflow::SlabLayout {
+            size,
+            guard,
+            every_stack: guarded,
+            top_room: if guarded { 0 } else { CANARY_ROOM },
+        };
+        // A full table only leaves this slab's overflows unnamed.
+        let _ = overflow::register_slab(start.as_ptr() as usize, len, layout);
+        Ok(Slab {
+            start,
+            guarded,
+            next: 0,
+            count,
+        })
     }
 
     /// Returns a stack; the slow path when this thread's list refuses it.
@@ -237,8 +318,14 @@ impl StackPool {
 
 fn give_to_global(class: usize, mut stacks: Vec<Raw>) {
     if !stacks.is_empty() {
-        GLOBAL.classes[class].lock().append(&mut stacks);
+        GLOBAL.classes[class].lock().free.append(&mut stacks);
     }
+}
+
+/// How many stacks may have a guard page of their own: two mappings each,
+/// within the process's budget less what the rest of the program needs.
+fn guarded_budget() -> usize {
+    os::mapping_limit().saturating_sub(MAPPINGS_KEPT_FREE) / 2
 }
 
 impl fmt::Debug for StackPool {
@@ -272,10 +359,10 @@ pub struct PooledStack {
     kind: Kind,
 }
 
-// SAFETY: the pool handed us `[limit, base)` alone; a guarded stack's
-// mapping has its guard page right below that; a slab stack's canary is
-// in the `CANARY_ROOM` above the base of the stack below it (or in the
-// slab's bottom page), which nobody else uses.
+// SAFETY: the pool handed us `[limit, base)` alone; a guarded stack (and
+// the lowest of an unguarded slab) has a guard page right below that; any
+// other stack's canary is in the `CANARY_ROOM` above the base of the stack
+// below it, which nobody else uses.
 unsafe impl Stack for PooledStack {
     #[inline]
     fn base(&self) -> NonNull<u8> {
@@ -293,29 +380,24 @@ unsafe impl Stack for PooledStack {
     #[inline]
     fn canary(&self) -> NonNull<u64> {
         match self.kind {
-            Kind::Guarded => self.limit().cast(),
+            // Unused: these stacks are guarded.
+            Kind::Guarded | Kind::SlabBottom => self.limit().cast(),
             // SAFETY: the room kept for us above the base of the stack
-            // below (or in the slab's first page): mapped, ours.
-            Kind::Slab | Kind::SlabBottom => unsafe { self.limit().sub(CANARY_ROOM) }.cast(),
+            // below: mapped, ours.
+            Kind::Slab => unsafe { self.limit().sub(CANARY_ROOM) }.cast(),
         }
-    }
-    #[inline]
-    fn canary_is_zeroed(&self) -> bool {
-        self.kind == Kind::SlabBottom
     }
     #[inline]
     fn allocation_base(&self) -> NonNull<u8> {
-        if self.kind != Kind::Guarded {
-            return self.limit();
+        match self.kind {
+            Kind::Slab => self.limit(),
+            // SAFETY: the guard right below the stack, in the same slab.
+            Kind::Guarded | Kind::SlabBottom => unsafe { self.limit().sub(os::guard_size()) },
         }
-        // `map_guarded` rounds the usable part up to whole pages.
-        let usable = class_size(self.class.into()).next_multiple_of(os::page_size());
-        // SAFETY: the start of the stack's mapping, guard included.
-        unsafe { self.base.sub(usable + os::guard_size()) }
     }
     #[inline]
     fn is_guarded(&self) -> bool {
-        self.kind == Kind::Guarded
+        self.kind != Kind::Slab
     }
 }
 
