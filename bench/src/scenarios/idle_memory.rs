@@ -11,9 +11,10 @@
 //!
 //! Counted, per task: the task itself (an async task's allocation with its
 //! future; a coroutine's control block and the pages of its stack it
-//! touched), the runtime's bookkeeping for it, the gate's record of it (a
-//! 16-byte waker; may's waiter node), and the allocator's overhead on all
-//! of these. Not counted: the runtime's fixed set-up (threads, queues:
+//! touched; a spindle fiber's task lives on its stack), the runtime's bookkeeping for it, the gate's record of it (a
+//! 16-byte waker; may's waiter node; a spindle fiber's waiter lives in its
+//! own frame, see `parking::FiberGate`), and the allocator's overhead on
+//! all of these. Not counted: the runtime's fixed set-up (threads, queues:
 //! started before the baseline) and the handles the spawner keeps (their
 //! slots are resident before the baseline too).
 //!
@@ -40,6 +41,7 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The systems, each run in a child: `n` is the task count.
 pub(crate) const SYSTEMS: &[Entry] = &[
+    ("spindle-fiber", |n| measure(n, parking::spindle_fiber)),
     ("spindle-task", |n| measure(n, parking::spindle_task)),
     ("tokio", |n| measure(n, parking::tokio)),
     ("may", |n| measure(n.min(MAY_TASKS), parking::may)),

@@ -3,8 +3,9 @@
 //!
 //! A [`Park`] function `park(n, batch, parked)`:
 //!
-//! 1. builds its runtime (threads started) and a slot for every task's
-//!    handle, written once so that its pages are resident already;
+//! 1. builds its runtime (threads started, a few tasks run so that each
+//!    thread's lazy set-up is done) and a slot for every task's handle,
+//!    written once so that its pages are resident already;
 //! 2. calls `parked(0)`: the scenario reads its baseline there;
 //! 3. spawns the `n` tasks from the calling thread, `batch` at a time.
 //!    Each one parks until released, on one shared gate. After each batch
@@ -21,9 +22,10 @@
 //! table of each scenario that should run it.
 
 use super::runtimes;
+use core::cell::Cell;
 use core::future::Future;
 use core::task::{Poll, Waker};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -36,6 +38,11 @@ pub(crate) fn spindle_task(n: usize, batch: usize, parked: &mut dyn FnMut(usize)
     let pool = runtimes::spindle();
     let gate = Gate::new(n);
     let mut handles = slots(n);
+    warm_up(|| {
+        spindle_exec::spawn(pool, async {})
+            .join()
+            .expect("warm-up task")
+    });
     parked(0);
     in_batches(
         n,
@@ -51,11 +58,59 @@ pub(crate) fn spindle_task(n: usize, batch: usize, parked: &mut dyn FnMut(usize)
     runtimes::shutdown_spindle(pool);
 }
 
+/// spindle's fibers (`spindle_fiber::spawn`, default stack) on a steal
+/// pool, each parked on a [`FiberGate`].
+pub(crate) fn spindle_fiber(n: usize, batch: usize, parked: &mut dyn FnMut(usize)) {
+    park_fibers(spindle_fiber::DEFAULT_STACK_SIZE, n, batch, parked);
+}
+
+/// As [`spindle_fiber`], with the smallest stack (16 KiB): what a program
+/// that holds a million fibers picks, since each stack's address space
+/// and mapping budget are per byte of its size.
+pub(crate) fn spindle_fiber_small(n: usize, batch: usize, parked: &mut dyn FnMut(usize)) {
+    park_fibers(16 * 1024, n, batch, parked);
+}
+
+fn park_fibers(stack_size: usize, n: usize, batch: usize, parked: &mut dyn FnMut(usize)) {
+    let pool = runtimes::spindle();
+    let gate = Arc::new(FiberGate::new());
+    let mut handles = slots(n);
+    let builder = spindle_fiber::Builder::new().stack_size(stack_size);
+    // The runtime's lazy per-thread set-up (fault handler, signal stacks,
+    // stack caches) belongs to the baseline.
+    warm_up(|| {
+        builder
+            .clone()
+            .spawn(pool, || ())
+            .expect("a stack")
+            .join()
+            .expect("warm-up fiber");
+    });
+    parked(0);
+    in_batches(
+        n,
+        batch,
+        parked,
+        |i| {
+            let gate = gate.clone();
+            let fiber = builder.clone().spawn(pool, move || gate.wait());
+            handles[i] = Some(fiber.expect("a stack for the fiber"));
+        },
+        || gate.parked.load(Ordering::SeqCst),
+    );
+    gate.open();
+    for handle in handles {
+        handle.expect("spawned").join().expect("spindle fiber");
+    }
+    runtimes::shutdown_spindle(pool);
+}
+
 /// tokio tasks on its multi-thread runtime, each awaiting the gate.
 pub(crate) fn tokio(n: usize, batch: usize, parked: &mut dyn FnMut(usize)) {
     let tokio = runtimes::tokio();
     let gate = Gate::new(n);
     let mut handles = slots(n);
+    warm_up(|| tokio.block_on(tokio.spawn(async {})).expect("warm-up task"));
     parked(0);
     in_batches(
         n,
@@ -101,6 +156,14 @@ pub(crate) fn may(n: usize, batch: usize, parked: &mut dyn FnMut(usize)) {
     flag.fire();
     for handle in handles {
         handle.expect("spawned").join().expect("may coroutine");
+    }
+}
+
+/// Spawns and joins a few empty tasks, so that each worker's lazy set-up
+/// is done before the baseline: every system gets the same treatment.
+fn warm_up(mut spawn_and_join: impl FnMut()) {
+    for _ in 0..runtimes::WORKERS * 4 {
+        spawn_and_join();
     }
 }
 
@@ -189,6 +252,86 @@ impl Gate {
             std::mem::take(&mut state.wakers)
         };
         for waker in wakers {
+            waker.wake();
+        }
+    }
+}
+
+/// What the fibers park on. Each parked fiber's waiter lives in its own
+/// frame, on its stack, linked into the gate's list: the gate keeps nothing
+/// per fiber, as the intrusive waiter lists of spindle's primitives do
+/// (DESIGN.md, decision 1). The fiber's waker is a reference to its task,
+/// not an allocation.
+struct FiberGate {
+    state: Mutex<FiberGateState>,
+    /// Fibers parked so far.
+    parked: AtomicUsize,
+}
+
+struct FiberGateState {
+    open: bool,
+    /// The newest waiter; each points to the one before.
+    head: *const Waiter,
+}
+
+// SAFETY: the waiters the list points to are only touched under the
+// gate's lock, or by `open` after it unlinked them (see `Waiter`).
+unsafe impl Send for FiberGateState {}
+
+/// A parked fiber's place in the gate's list. It stays in its fiber's
+/// frame until `woken` is set; `open` reads everything it needs from it
+/// before setting `woken`, and never touches it after.
+struct Waiter {
+    waker: Cell<Option<Waker>>,
+    next: Cell<*const Waiter>,
+    woken: AtomicBool,
+}
+
+impl FiberGate {
+    fn new() -> Self {
+        FiberGate {
+            state: Mutex::new(FiberGateState {
+                open: false,
+                head: core::ptr::null(),
+            }),
+            parked: AtomicUsize::new(0),
+        }
+    }
+
+    /// Parks the calling fiber until the gate opens.
+    fn wait(&self) {
+        let waiter = Waiter {
+            waker: Cell::new(Some(spindle_fiber::current_waker())),
+            next: Cell::new(core::ptr::null()),
+            woken: AtomicBool::new(false),
+        };
+        {
+            let mut state = self.state.lock().expect("gate lock");
+            if state.open {
+                return;
+            }
+            waiter.next.set(state.head);
+            state.head = &raw const waiter;
+        }
+        self.parked.fetch_add(1, Ordering::SeqCst);
+        while !waiter.woken.load(Ordering::Acquire) {
+            spindle_fiber::park();
+        }
+    }
+
+    fn open(&self) {
+        let mut next = {
+            let mut state = self.state.lock().expect("gate lock");
+            state.open = true;
+            core::mem::replace(&mut state.head, core::ptr::null())
+        };
+        while !next.is_null() {
+            // SAFETY: a linked waiter stays in its fiber's frame until its
+            // `woken` is set, below, after the last use of it here.
+            let waiter = unsafe { &*next };
+            next = waiter.next.get();
+            let waker = waiter.waker.take().expect("a parked waiter has a waker");
+            waiter.woken.store(true, Ordering::Release);
             waker.wake();
         }
     }

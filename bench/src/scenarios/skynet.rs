@@ -72,7 +72,9 @@ fn skynet_fiber(pool: &'static spindle_exec::StealPool, num: u64, size: u64) -> 
     }
     let size = size / 10;
     let children: [_; 10] = core::array::from_fn(|i| {
-        spindle_fiber::spawn(pool, move || skynet_fiber(pool, num + i as u64 * size, size))
+        spindle_fiber::spawn(pool, move || {
+            skynet_fiber(pool, num + i as u64 * size, size)
+        })
     });
     children
         .into_iter()

@@ -143,41 +143,55 @@ fn pinning_on_an_executor_without_workers_is_a_no_op() {
     assert_eq!(task.join().unwrap(), 5);
 }
 
-/// A fixed buffer of the caller's, counting what it hands out and gets back.
+/// A fixed buffer of the caller's, counting what it hands out and gets back;
+/// freed when the arena is dropped (after `release`, or unused).
 struct Arena {
-    buffer: NonNull<u8>,
+    buffer: NonNull<[u128]>,
     size: usize,
     placed: Arc<AtomicUsize>,
     released: Arc<AtomicUsize>,
 }
 
-// SAFETY: `Arena` only carries a pointer to a leaked buffer and counters.
+// SAFETY: `Arena` owns its buffer alone and carries counters.
 unsafe impl Send for Arena {}
 
 impl Arena {
     fn new(size: usize, placed: &Arc<AtomicUsize>, released: &Arc<AtomicUsize>) -> Self {
-        let buffer = Box::leak(vec![0_u128; size.div_ceil(16)].into_boxed_slice());
+        let buffer = Box::into_raw(vec![0_u128; size.div_ceil(16)].into_boxed_slice());
         Arena {
-            buffer: NonNull::from(buffer).cast(),
+            buffer: NonNull::new(buffer).unwrap(),
             size,
             placed: placed.clone(),
             released: released.clone(),
         }
     }
+
+    fn start(&self) -> NonNull<u8> {
+        self.buffer.cast()
+    }
 }
 
-// SAFETY: the buffer is leaked (valid forever), 16-aligned, and handed out
-// at most once per arena.
+impl Drop for Arena {
+    fn drop(&mut self) {
+        // SAFETY: from `Box::into_raw` in `new`; the task that used it (if
+        // any) is gone: this runs after `release`, or instead of it.
+        drop(unsafe { Box::from_raw(self.buffer.as_ptr()) });
+    }
+}
+
+// SAFETY: the buffer lives until the arena is dropped, which is after
+// `release` (which consumes it) or without any place handed out; it is
+// 16-aligned and handed out at most once per arena.
 unsafe impl TaskMemory for Arena {
     fn place(&mut self, layout: Layout) -> Option<NonNull<u8>> {
         if layout.size() > self.size || layout.align() > 16 {
             return None;
         }
         self.placed.fetch_add(1, Ordering::Relaxed);
-        Some(self.buffer)
+        Some(self.start())
     }
     unsafe fn release(self, place: NonNull<u8>, _layout: Layout) {
-        assert_eq!(place, self.buffer);
+        assert_eq!(place, self.start());
         self.released.fetch_add(1, Ordering::Relaxed);
     }
 }

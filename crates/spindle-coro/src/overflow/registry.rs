@@ -100,46 +100,64 @@ pub(crate) struct SlabLayout {
     pub(crate) top_room: usize,
 }
 
-/// Slabs the table holds: at the pool's slab size, 256 GiB of stacks. A slab that finds no slot still works; only an overflow on
-/// it goes unreported (a plain SIGSEGV).
+/// Slabs the table holds: at the pool's slab size, terabytes of stacks. A
+/// slab that finds no slot still works; only an overflow on it goes
+/// unreported (a plain SIGSEGV).
 const SLAB_CAPACITY: usize = 1 << 13;
 
+/// A slab's entry: three words, so that the hundred or so slabs of a
+/// process holding a million stacks fit on the table's first page.
 struct SlabSlot {
     start: AtomicUsize,
     /// One past the slab's last byte; written last, 0 while not ready.
     end: AtomicUsize,
-    size: AtomicUsize,
-    guard: AtomicUsize,
-    every_stack: AtomicUsize,
-    top_room: AtomicUsize,
+    /// The [`SlabLayout`], packed by [`SlabLayout::pack`].
+    layout: AtomicUsize,
 }
 
-static SLABS: [SlabSlot; SLAB_CAPACITY] = [const {
-    SlabSlot {
-        start: AtomicUsize::new(0),
-        end: AtomicUsize::new(0),
-        size: AtomicUsize::new(0),
-        guard: AtomicUsize::new(0),
-        every_stack: AtomicUsize::new(0),
-        top_room: AtomicUsize::new(0),
-    }
-}; SLAB_CAPACITY];
+/// The table, page-aligned: a program with few slabs touches one page.
+#[repr(align(4096))]
+struct SlabTable([SlabSlot; SLAB_CAPACITY]);
+
+static SLABS: SlabTable = SlabTable(
+    [const {
+        SlabSlot {
+            start: AtomicUsize::new(0),
+            end: AtomicUsize::new(0),
+            layout: AtomicUsize::new(0),
+        }
+    }; SLAB_CAPACITY],
+);
 /// Slabs registered so far (slabs are never unmapped: no slot is freed).
 static SLAB_COUNT: AtomicUsize = AtomicUsize::new(0);
+
+impl SlabLayout {
+    /// Into one word: guard and top room are under 2^24 bytes, the size
+    /// under 2^32 (the pool's classes go to 64 MiB).
+    fn pack(self) -> usize {
+        debug_assert!(self.guard < 1 << 24 && self.top_room < 1 << 7 && self.size < 1 << 32);
+        self.size << 32 | self.guard << 8 | self.top_room << 1 | usize::from(self.every_stack)
+    }
+
+    fn unpack(word: usize) -> SlabLayout {
+        SlabLayout {
+            size: word >> 32,
+            guard: (word >> 8) & ((1 << 24) - 1),
+            top_room: (word >> 1) & ((1 << 7) - 1),
+            every_stack: word & 1 != 0,
+        }
+    }
+}
 
 /// Records the slab `[start, start + len)` and where its guards are.
 /// Returns `false` if the table is full.
 pub(crate) fn register_slab(start: usize, len: usize, layout: SlabLayout) -> bool {
     let i = SLAB_COUNT.fetch_add(1, Relaxed);
-    let Some(slot) = SLABS.get(i) else {
+    let Some(slot) = SLABS.0.get(i) else {
         return false;
     };
     slot.start.store(start, Relaxed);
-    slot.size.store(layout.size, Relaxed);
-    slot.guard.store(layout.guard, Relaxed);
-    slot.every_stack
-        .store(usize::from(layout.every_stack), Relaxed);
-    slot.top_room.store(layout.top_room, Relaxed);
+    slot.layout.store(layout.pack(), Relaxed);
     // Last: a reader that sees `end` sees the rest.
     slot.end.store(start + len, Release);
     true
@@ -148,16 +166,11 @@ pub(crate) fn register_slab(start: usize, len: usize, layout: SlabLayout) -> boo
 /// [`find`] among the slabs.
 fn find_in_slab(addr: usize) -> Option<(usize, usize)> {
     let count = SLAB_COUNT.load(Relaxed).min(SLAB_CAPACITY);
-    let slot = SLABS[..count].iter().find(|slot| {
+    let slot = SLABS.0[..count].iter().find(|slot| {
         let end = slot.end.load(Acquire);
         end != 0 && slot.start.load(Relaxed) <= addr && addr < end
     })?;
-    let layout = SlabLayout {
-        size: slot.size.load(Relaxed),
-        guard: slot.guard.load(Relaxed),
-        every_stack: slot.every_stack.load(Relaxed) != 0,
-        top_room: slot.top_room.load(Relaxed),
-    };
+    let layout = SlabLayout::unpack(slot.layout.load(Relaxed));
     stack_of_guard(slot.start.load(Relaxed), layout, addr)
 }
 
@@ -218,6 +231,9 @@ mod tests {
             None
         );
 
+        for layout in [guarded, unguarded] {
+            assert_eq!(SlabLayout::unpack(layout.pack()), layout);
+        }
         assert!(register_slab(start, 10 * 0x5000, guarded));
         assert_eq!(find(guard2 + 8), Some((guard2 + 0x5000, guard2 + 0x1000)));
         assert_eq!(find(start + 10 * 0x5000), None, "past the slab");

@@ -38,8 +38,13 @@ const CLASSES: usize = 13;
 const BATCH: usize = 16;
 /// Mappings left to the rest of the program when guarded stacks stop.
 const MAPPINGS_KEPT_FREE: usize = 8192;
-/// Bytes of address space per slab (lazily committed: only the pages
-/// coroutines touch cost memory).
+/// Bytes of address space per slab. On Unix the pages are committed
+/// lazily (only those coroutines touch cost memory), so a slab is large and
+/// the overflow reporter's table of slabs stays small; Windows commits a
+/// mapping whole, so its slabs are smaller.
+#[cfg(not(windows))]
+const SLAB_BYTES: usize = 256 << 20;
+#[cfg(windows)]
 const SLAB_BYTES: usize = 32 << 20;
 /// Bytes at the top of each slab stack kept for the canary of the stack
 /// above it (an overflow runs into them first): the canary then lies on a
