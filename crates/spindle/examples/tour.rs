@@ -2,13 +2,20 @@
 //! `cargo run --release --example tour`.
 
 use spindle::coro::{Coroutine, CoroutineResult, Generator, Suspender};
-use spindle::exec::{StealPool, spawn};
+use spindle::exec::{StealPool, spawn, wait};
+use spindle::fiber::{self, FiberPool};
+use std::time::Instant;
 
 fn main() {
     generators();
     relay();
     tasks();
-    println!("\nThat is the tour so far: coroutines, generators, executors and async tasks.");
+    fibers();
+    fiber_pool();
+    println!(
+        "\nThat is the tour so far: coroutines, generators, executors, async tasks, fibers \
+         and the fiber pool."
+    );
 }
 
 /// A generator is an iterator written as a plain loop: it keeps its state
@@ -87,4 +94,91 @@ fn tasks() {
         metrics.ran, metrics.stolen
     );
     pool.shutdown().expect("shut down from outside the pool");
+}
+
+/// Fibers on the work-stealing pool: code that blocks like a thread, at
+/// the cost of a task. A fiber waiting for another suspends only itself;
+/// its worker runs the others meanwhile.
+fn fibers() {
+    println!("\n== Fibers on the work-stealing pool");
+    let pool = StealPool::new(2).expect("a pool of two workers");
+
+    /// fib(n) the slow way: one fiber per call, each waiting for the
+    /// fiber it spawned (blocking style, no async in sight).
+    fn fib(pool: StealPool, n: u64) -> u64 {
+        if n < 2 {
+            return n;
+        }
+        let other = pool.clone();
+        let minus_two = fiber::spawn(&pool, move || fib(other, n - 2));
+        fib(pool, n - 1) + wait(minus_two).expect("a fiber")
+    }
+    let start = Instant::now();
+    let root = pool.clone();
+    let answer = fiber::spawn(&pool, move || fib(root, 20)).join().unwrap();
+    println!(
+        "  fib(20) = {answer}, by 10,945 fibers waiting on each other, in {:.1} ms",
+        start.elapsed().as_secs_f64() * 1e3
+    );
+
+    // A hundred thousand fibers, each on a stack from the pool: spawning
+    // one allocates nothing.
+    let parked: Vec<_> = (0..100_000)
+        .map(|i| {
+            fiber::spawn(&pool, move || {
+                fiber::yield_now();
+                i
+            })
+        })
+        .collect();
+    let sum: u64 = parked.into_iter().map(|f| f.join().unwrap()).sum();
+    println!("  100,000 fibers each yielded once; their ids sum to {sum}");
+
+    let named = fiber::Builder::new()
+        .name("greeter")
+        .spawn(&pool, || {
+            format!(
+                "hello from fiber '{}'",
+                fiber::current().unwrap().name().unwrap()
+            )
+        })
+        .expect("a stack");
+    println!("  {}", named.join().unwrap());
+    pool.shutdown().expect("shut down from outside the pool");
+}
+
+/// The fiber pool (after Naughty Dog's job system): a fixed set of fibers
+/// runs batches of jobs; a job that waits for a sub-batch suspends its
+/// fiber, and the workers go on with other jobs.
+fn fiber_pool() {
+    println!("\n== The fiber pool: jobs in batches, with counters");
+    let workers = StealPool::new(2).expect("a pool of two workers");
+    let jobs = FiberPool::new(&workers, 16).expect("16 fibers");
+    let total = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let inner = jobs.clone();
+    let sums = total.clone();
+    let counter = jobs.submit((0..8u64).map(move |row| {
+        let (inner, sums) = (inner.clone(), sums.clone());
+        move || {
+            // Each job fans out a sub-batch and waits for it: only this
+            // job's fiber is suspended.
+            let sub = inner.submit((0..8u64).map(|col| {
+                let sums = sums.clone();
+                move || {
+                    sums.fetch_add(row * 8 + col, std::sync::atomic::Ordering::Relaxed);
+                }
+            }));
+            sub.wait().expect("no job panicked");
+        }
+    }));
+    counter.wait().expect("no job panicked");
+    let stats = jobs.stats();
+    println!(
+        "  8 jobs x 8 sub-jobs summed 0..64 to {} on {} fibers ({} jobs completed)",
+        total.load(std::sync::atomic::Ordering::Relaxed),
+        stats.fibers,
+        stats.completed
+    );
+    drop(jobs);
+    workers.shutdown().expect("shut down from outside the pool");
 }

@@ -31,12 +31,16 @@
 //!   x86-64 (System V and Windows) and aarch64.
 //! - [`exec`] (`spindle-exec`): the `Executor` trait; a manual executor,
 //!   a compute pool and a work-stealing pool; async tasks on any of them.
+//! - [`fiber`] (`spindle-fiber`): fibers (stackful tasks that block like
+//!   threads and cost what tasks cost) on any executor, fiber-locals, and
+//!   a fiber pool for batches of jobs.
 //! - The building blocks of `spindle-core`, re-exported at the top:
 //!   [`SpinLock`], [`Backoff`], [`CachePadded`] and the allocation-free
 //!   [`intrusive`] containers.
 
 pub use spindle_coro as coro;
 pub use spindle_exec as exec;
+pub use spindle_fiber as fiber;
 
 pub use spindle_core::{Backoff, CachePadded, SpinLock, SpinLockGuard, intrusive};
 
