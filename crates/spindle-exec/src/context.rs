@@ -22,7 +22,9 @@ impl TaskId {
     /// Ids a thread takes from the global counter at a time.
     const BLOCK: u64 = 1024;
 
-    /// A fresh id.
+    /// A fresh id. Never inlined, as every thread-local access of the
+    /// library (DESIGN.md, decision 4).
+    #[inline(never)]
     pub(crate) fn next() -> TaskId {
         static NEXT_BLOCK: AtomicU64 = AtomicU64::new(1);
         std::thread_local! {

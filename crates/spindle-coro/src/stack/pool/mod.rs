@@ -178,8 +178,9 @@ impl StackPool {
     }
 
     /// Refills this thread's list from the global one, or carves a new
-    /// stack.
+    /// stack. Never inlined: it reaches thread-locals (see `thread_cache`).
     #[cold]
+    #[inline(never)]
     fn take_slow(&self, class: usize) -> Result<Raw, StackError> {
         // A thread that runs coroutines needs an alternate signal stack
         // for the overflow report, and the process the fault handler;
@@ -305,7 +306,9 @@ impl StackPool {
     }
 
     /// Returns a stack; the slow path when this thread's list refuses it.
+    /// Never inlined: it reaches thread-locals (see `thread_cache`).
     #[cold]
+    #[inline(never)]
     fn give_back_slow(&self, class: usize, raw: Raw) {
         let raw = match thread_cache::register() {
             true => match thread_cache::push(class, raw) {

@@ -52,7 +52,11 @@ thread_local! {
 }
 
 /// Takes a stack of `class` from this thread's list.
-#[inline]
+// Never inlined, as every thread-local access of the library: code on a
+// movable fiber (DESIGN.md, decision 4) may take a stack, suspend, move to
+// another thread and take one again; inlined, the compiler could reuse the
+// first thread's list address.
+#[inline(never)]
 pub(super) fn pop(class: usize) -> Option<Raw> {
     let class = class & (SLOTS - 1);
     LISTS.with(|lists| {
@@ -72,7 +76,8 @@ pub(super) fn pop(class: usize) -> Option<Raw> {
 
 /// Puts a free stack of `class` on this thread's list; hands it back if
 /// the list is full or closed, or the thread has not registered its guard.
-#[inline]
+// Never inlined: see `pop`.
+#[inline(never)]
 pub(super) fn push(class: usize, raw: Raw) -> Result<(), Raw> {
     let class = class & (SLOTS - 1);
     LISTS.with(|lists| {
