@@ -593,6 +593,35 @@ enum Outbound<Y, R> {
 /// The payload that unwinds a coroutine being dropped.
 struct ForcedUnwind;
 
+/// Whether a caught panic `payload` is the unwinding of a suspended
+/// coroutine that is being dropped, rather than a panic.
+///
+/// Code that runs on a coroutine and catches panics (`catch_unwind`, a
+/// task runner, a job loop) must re-raise this one with
+/// `std::panic::resume_unwind` at once: the drop that started it waits
+/// for the coroutine's stack to unwind to its end, and a coroutine that
+/// swallows it runs on as if nothing happened, with its owner gone.
+///
+/// # Examples
+/// ```
+/// use spindle_coro::{Coroutine, coroutine::is_forced_unwind};
+/// use std::panic::{self, AssertUnwindSafe};
+///
+/// let mut co = Coroutine::<(), (), ()>::new(|s, ()| {
+///     let caught = panic::catch_unwind(AssertUnwindSafe(|| s.suspend(())));
+///     if let Err(payload) = caught {
+///         if is_forced_unwind(&*payload) {
+///             panic::resume_unwind(payload); // let the drop finish
+///         }
+///     }
+/// });
+/// co.resume(());
+/// drop(co); // unwinds the suspended coroutine, through the catch
+/// ```
+pub fn is_forced_unwind(payload: &(dyn Any + Send)) -> bool {
+    payload.is::<ForcedUnwind>()
+}
+
 /// The exchange area, in the frame of the resumer. `repr(C)` keeps `head`
 /// at offset 0 whatever `R` is, so the [`Suspender`] can ignore `R`.
 ///

@@ -17,8 +17,9 @@ thread_local! {
 }
 
 /// Installs the handler (once per process) and makes sure the calling
-/// thread has an alternate signal stack (once per thread).
-#[inline]
+/// thread has an alternate signal stack (once per thread). Never inlined,
+/// as every thread-local access of the library (DESIGN.md, decision 4).
+#[inline(never)]
 pub(crate) fn ensure_handler() {
     if !READY.get() {
         install_on_this_thread();

@@ -189,6 +189,11 @@ impl Shared {
     fn run(&self, job: Job) {
         let Job { run, counter } = job;
         if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(run)) {
+            if spindle_coro::coroutine::is_forced_unwind(&*payload) {
+                // Not a panic: this pool fiber is being dropped while the
+                // job waited. Let its stack unwind to the end.
+                panic::resume_unwind(payload);
+            }
             self.panicked.fetch_add(1, Ordering::Relaxed);
             counter.record_panic(payload);
         }

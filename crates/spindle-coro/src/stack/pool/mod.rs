@@ -230,6 +230,9 @@ impl StackPool {
     fn carve(&self, class: usize, global: &mut Class) -> Result<Raw, StackError> {
         let size = class_size(class);
         let guard = os::guard_size();
+        // A guarded region must start on a page for its guard to be made:
+        // with pages larger than the class, the usable part grows to a page.
+        let usable = guarded_usable(size);
         loop {
             if let Some(slab) = global.slab.as_mut().filter(|slab| slab.next < slab.count) {
                 let i = slab.next;
@@ -252,28 +255,29 @@ impl StackPool {
                     continue;
                 }
                 // SAFETY: region `i` of the slab, which nothing uses yet.
-                let region = unsafe { slab.start.add(i * (guard + size)) };
+                let region = unsafe { slab.start.add(i * (guard + usable)) };
                 // SAFETY: the region's lowest pages, page-aligned, unused.
                 unsafe { os::protect_guard(region, guard)? };
                 self.guarded.fetch_add(1, Relaxed);
                 return Ok(Raw {
                     // SAFETY: the top of the region.
-                    base: unsafe { region.add(guard + size) },
+                    base: unsafe { region.add(guard + usable) },
                     kind: Kind::Guarded,
                 });
             }
-            global.slab = Some(self.map_slab(size, guard)?);
+            global.slab = Some(self.map_slab(size, usable, guard)?);
         }
     }
 
-    /// Maps a slab for stacks of `size` and registers it with the
-    /// overflow reporter: guarded if the mapping budget still allows.
-    fn map_slab(&self, size: usize, guard: usize) -> Result<Slab, StackError> {
+    /// Maps a slab for stacks of `size` (`usable` bytes above each guard
+    /// when guarded) and registers it with the overflow reporter: guarded
+    /// if the mapping budget still allows.
+    fn map_slab(&self, size: usize, usable: usize, guard: usize) -> Result<Slab, StackError> {
         let guarded = self.guarded.load(Relaxed) < guarded_budget();
         let (count, len) = match guarded {
             true => {
-                let count = (SLAB_BYTES / (guard + size)).max(1);
-                (count, count * (guard + size))
+                let count = (SLAB_BYTES / (guard + usable)).max(1);
+                (count, count * (guard + usable))
             }
             false => {
                 let count = (SLAB_BYTES / size).max(1);
@@ -290,7 +294,7 @@ impl StackPool {
             }
         }
         let layout = overflow::SlabLayout {
-            size,
+            size: if guarded { usable } else { size },
             guard,
             every_stack: guarded,
             top_room: if guarded { 0 } else { CANARY_ROOM },
@@ -328,6 +332,13 @@ fn give_to_global(class: usize, mut stacks: Vec<Raw>) {
     if !stacks.is_empty() {
         GLOBAL.classes[class].lock().free.append(&mut stacks);
     }
+}
+
+/// The usable bytes of a guarded stack region of class `size`: the size,
+/// rounded up to whole pages (only systems with pages larger than 16 KiB
+/// round).
+fn guarded_usable(size: usize) -> usize {
+    size.next_multiple_of(os::page_size())
 }
 
 /// How many stacks may have a guard page of their own: two mappings each,
@@ -397,11 +408,13 @@ unsafe impl Stack for PooledStack {
     }
     #[inline]
     fn allocation_base(&self) -> NonNull<u8> {
-        match self.kind {
-            Kind::Slab => self.limit(),
-            // SAFETY: the guard right below the stack, in the same slab.
-            Kind::Guarded | Kind::SlabBottom => unsafe { self.limit().sub(os::guard_size()) },
-        }
+        let below_base = match self.kind {
+            Kind::Slab => return self.limit(),
+            Kind::SlabBottom => class_size(self.class.into()) - CANARY_ROOM + os::guard_size(),
+            Kind::Guarded => guarded_usable(class_size(self.class.into())) + os::guard_size(),
+        };
+        // SAFETY: the guard below the stack's region, in the same slab.
+        unsafe { self.base.sub(below_base) }
     }
     #[inline]
     fn is_guarded(&self) -> bool {
@@ -411,8 +424,8 @@ unsafe impl Stack for PooledStack {
 
 impl PooledStack {
     /// The usable size in bytes, `base - limit`: the size class, less 16
-    /// bytes for a stack without a guard page (they hold the canary of
-    /// the stack above it).
+    /// bytes for a stack carved past the guard budget (they hold the
+    /// canary of the stack above it).
     pub fn size(&self) -> usize {
         self.base.as_ptr() as usize - self.limit().as_ptr() as usize
     }
