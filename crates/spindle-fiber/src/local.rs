@@ -39,11 +39,19 @@ impl Locals {
         if slots.len() <= index {
             slots.resize_with(index + 1, || None);
         }
-        // `init` may have filled the slot itself (recursively): keep the
-        // first value, as `thread_local!` does for lazy keys.
-        let slot = slots[index].get_or_insert(value);
-        let value: *const dyn Any = &**slot;
-        value.cast()
+        // `init` may have filled the slot itself (recursively): keep that
+        // value, as `thread_local!` does for lazy keys, and drop ours only
+        // once no borrow of the vector is left (its destructor may use
+        // keys, and grow the vector).
+        let (kept, spare) = match &slots[index] {
+            Some(existing) => (&**existing as *const dyn Any, Some(value)),
+            None => {
+                let kept: *const dyn Any = &**slots[index].insert(value);
+                (kept, None)
+            }
+        };
+        drop(spare);
+        kept.cast()
     }
 
     fn get<T: 'static>(&self, index: usize) -> Option<*const T> {

@@ -409,3 +409,39 @@ fn shutdown_runs_queued_fibers_and_cancels_parked_ones() {
     waker.lock().unwrap().take().unwrap().wake();
     assert!(parked.join().unwrap_err().is_cancelled());
 }
+
+#[test]
+fn a_fiber_local_initializer_may_use_its_own_key_and_others() {
+    // The first initializer uses its own key, so a second one runs inside
+    // it and wins (as with `thread_local!`); the first one's value is then
+    // dropped, and its destructor uses a key not used yet: the locals grow
+    // while the loser is dropped, which must not disturb the value handed
+    // out.
+    static INITS: AtomicUsize = AtomicUsize::new(0);
+    struct UsesAnotherKey(usize);
+    impl Drop for UsesAnotherKey {
+        fn drop(&mut self) {
+            LATER.with(|later| later.set(later.get() + self.0));
+        }
+    }
+    fiber_local! {
+        static SELF_INIT: UsesAnotherKey = {
+            if INITS.fetch_add(1, Ordering::SeqCst) == 0 {
+                let inner = SELF_INIT.with(|v| v.0);
+                UsesAnotherKey(inner + 100)
+            } else {
+                UsesAnotherKey(7)
+            }
+        };
+        static LATER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+    let executor = ManualExecutor::new();
+    let fiber = spindle_fiber::spawn(&executor, || {
+        let seen = SELF_INIT.with(|v| v.0);
+        (seen, LATER.with(std::cell::Cell::get))
+    });
+    executor.run_all();
+    let (seen, later) = fiber.join().unwrap();
+    assert_eq!(seen, 7, "the inner initializer's value is kept");
+    assert_eq!(later, 107, "the outer value was dropped once, using another key");
+}
