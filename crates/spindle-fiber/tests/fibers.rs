@@ -443,5 +443,8 @@ fn a_fiber_local_initializer_may_use_its_own_key_and_others() {
     executor.run_all();
     let (seen, later) = fiber.join().unwrap();
     assert_eq!(seen, 7, "the inner initializer's value is kept");
-    assert_eq!(later, 107, "the outer value was dropped once, using another key");
+    assert_eq!(
+        later, 107,
+        "the outer value was dropped once, using another key"
+    );
 }
