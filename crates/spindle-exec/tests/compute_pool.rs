@@ -10,59 +10,12 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::error::Error;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, ThreadId};
-use std::time::SystemTime;
 
 mod common;
-use common::{Countdown, TIMEOUT, task, task_with_cancel};
-
-/// A task that tells the test it has started, then holds its worker until
-/// released: a way to fill the queue while the workers are busy.
-fn blocker(before: impl FnOnce() + Send + 'static) -> (TaskRef, Receiver<()>, Sender<()>) {
-    let (started_tx, started_rx) = mpsc::channel();
-    let (release_tx, release_rx) = mpsc::channel::<()>();
-    let task = task(move || {
-        before();
-        started_tx.send(()).unwrap();
-        release_rx
-            .recv_timeout(TIMEOUT)
-            .expect("blocker never released");
-    });
-    (task, started_rx, release_tx)
-}
-
-/// A small xorshift generator for the stress tests; the seed comes from
-/// `SPINDLE_SEED` when set, so a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn from_env() -> (Self, u64) {
-        let seed = std::env::var("SPINDLE_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                SystemTime::now()
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos() as u64
-            });
-        println!("SPINDLE_SEED={seed}");
-        (Rng(seed | 1), seed)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use common::{Countdown, Rng, TIMEOUT, blocker, task, task_with_cancel};
 
 /// Sends on its channel when the thread that holds it exits.
 struct OnThreadExit(Sender<()>);
@@ -142,7 +95,7 @@ fn no_task_is_lost_under_concurrent_submission() {
     let done = Countdown::new(SUBMITTERS * PER_SUBMITTER);
     thread::scope(|s| {
         for submitter in 0..SUBMITTERS {
-            let mut rng = Rng(seed.wrapping_add(submitter as u64 + 1) | 1);
+            let mut rng = Rng::with_seed(seed.wrapping_add(submitter as u64 + 1));
             let (pool, done) = (&pool, &done);
             s.spawn(move || {
                 for _ in 0..PER_SUBMITTER {
@@ -205,7 +158,7 @@ fn tasks_submitted_by_tasks_all_run() {
         task(move || {
             if depth > 1 {
                 for child in 0..2 {
-                    let mut rng = Rng((seed ^ u64::from(depth) << 32 ^ child) | 1);
+                    let mut rng = Rng::with_seed(seed ^ u64::from(depth) << 32 ^ child);
                     let hint = [Hint::Back, Hint::Next, Hint::Inline][rng.below(3) as usize];
                     let seed = rng.next();
                     pool.submit(node(pool.clone(), done.clone(), depth - 1, seed), hint);
@@ -215,7 +168,10 @@ fn tasks_submitted_by_tasks_all_run() {
         })
     }
 
-    pool.submit(node(pool.clone(), done.clone(), DEPTH, rng.0), Hint::Back);
+    pool.submit(
+        node(pool.clone(), done.clone(), DEPTH, rng.state()),
+        Hint::Back,
+    );
     assert_eq!(done.wait(), (1 << DEPTH) - 1, "seed {seed}");
 }
 

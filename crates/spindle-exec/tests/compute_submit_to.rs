@@ -10,59 +10,12 @@ use spindle_exec::{
 use std::collections::HashSet;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, ThreadId};
-use std::time::SystemTime;
 
 mod common;
-use common::{Countdown, TIMEOUT, task, task_with_cancel};
-
-/// A task that tells the test it has started, then holds its worker until
-/// released: a way to fill the queue while the workers are busy.
-fn blocker(before: impl FnOnce() + Send + 'static) -> (TaskRef, Receiver<()>, Sender<()>) {
-    let (started_tx, started_rx) = mpsc::channel();
-    let (release_tx, release_rx) = mpsc::channel::<()>();
-    let task = task(move || {
-        before();
-        started_tx.send(()).unwrap();
-        release_rx
-            .recv_timeout(TIMEOUT)
-            .expect("blocker never released");
-    });
-    (task, started_rx, release_tx)
-}
-
-/// A small xorshift generator for the stress tests; the seed comes from
-/// `SPINDLE_SEED` when set, so a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn from_env() -> (Self, u64) {
-        let seed = std::env::var("SPINDLE_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                SystemTime::now()
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos() as u64
-            });
-        println!("SPINDLE_SEED={seed}");
-        (Rng(seed | 1), seed)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use common::{Countdown, Rng, TIMEOUT, blocker, task, task_with_cancel};
 
 // ---------------------------------------------------------------- submit_to
 
@@ -176,7 +129,7 @@ fn submit_to_lands_on_that_worker_and_no_other() {
         // The load: shared tasks that spin a little and each send one
         // pinned task from whichever worker runs them.
         s.spawn(move || {
-            let mut rng = Rng(seed.wrapping_mul(3) | 1);
+            let mut rng = Rng::with_seed(seed.wrapping_mul(3));
             for _ in 0..LOAD {
                 let to = rng.below(THREADS as u64) as usize;
                 let hint = [Hint::Back, Hint::Next, Hint::Inline][rng.below(3) as usize];
@@ -198,7 +151,7 @@ fn submit_to_lands_on_that_worker_and_no_other() {
             }
         });
         for submitter in 0..OUTSIDE {
-            let mut rng = Rng(rng.0.wrapping_add(submitter as u64 + 1) | 1);
+            let mut rng = Rng::with_seed(rng.state().wrapping_add(submitter as u64 + 1));
             s.spawn(move || {
                 for _ in 0..PER_OUTSIDE {
                     let to = rng.below(THREADS as u64) as usize;
@@ -300,7 +253,7 @@ fn hopper(
         pool: pool.handle(),
         home: OnceLock::new(),
         hops_left: AtomicUsize::new(hops),
-        rng: Mutex::new(Rng(seed | 1)),
+        rng: Mutex::new(Rng::with_seed(seed)),
         remote: remote.clone(),
         threads: threads.clone(),
         done: done.clone(),

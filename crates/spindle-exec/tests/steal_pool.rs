@@ -16,41 +16,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, ThreadId};
-use std::time::SystemTime;
 
 mod common;
-use common::{Countdown, TIMEOUT, task, task_with_cancel};
-
-/// A small xorshift generator for the stress tests; the seed comes from
-/// `SPINDLE_SEED` when set, so a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn from_env() -> Self {
-        let seed = std::env::var("SPINDLE_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                SystemTime::now()
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos() as u64
-            });
-        println!("SPINDLE_SEED={seed}");
-        Rng(seed | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use common::{Countdown, Rng, TIMEOUT, task, task_with_cancel};
 
 fn pool(threads: usize) -> StealPool {
     StealPool::builder()
@@ -516,13 +484,13 @@ fn no_task_is_lost_under_bursty_submission() {
     // shows up as a timeout here.
     const PER_THREAD: usize = 12_500;
     const TOTAL: usize = 4 * PER_THREAD * 2;
-    let mut rng = Rng::from_env();
+    let (mut rng, _) = Rng::from_env();
     let pool = pool(3);
     let done = Countdown::new(TOTAL);
     let submitters: Vec<_> = (0..4)
         .map(|_| {
             let (pool, done) = (pool.clone(), done.clone());
-            let mut rng = Rng(rng.next() | 1);
+            let mut rng = Rng::with_seed(rng.next());
             thread::spawn(move || {
                 let mut left = PER_THREAD;
                 while left > 0 {
@@ -576,7 +544,7 @@ fn no_task_is_lost_under_bursty_submission() {
 fn sleeping_workers_wake_for_each_lone_task() {
     // One task at a time, each submitted only after the previous one ran:
     // the workers are asleep (or about to be) at every submission.
-    let mut rng = Rng::from_env();
+    let (mut rng, _) = Rng::from_env();
     let pool = pool(2);
     for _ in 0..2000 {
         let (tx, rx) = mpsc::channel();

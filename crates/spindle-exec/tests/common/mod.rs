@@ -108,3 +108,66 @@ impl Countdown {
         self.count.load(Ordering::SeqCst)
     }
 }
+
+/// A task that tells the test it has started, then holds its worker until
+/// released: a way to fill the queue while the workers are busy.
+pub(crate) fn blocker(
+    before: impl FnOnce() + Send + 'static,
+) -> (
+    TaskRef,
+    std::sync::mpsc::Receiver<()>,
+    std::sync::mpsc::Sender<()>,
+) {
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let task = task(move || {
+        before();
+        started_tx.send(()).unwrap();
+        release_rx
+            .recv_timeout(TIMEOUT)
+            .expect("blocker never released");
+    });
+    (task, started_rx, release_tx)
+}
+
+/// A small xorshift generator for the stress tests; the seed comes from
+/// `SPINDLE_SEED` when set, so a failure can be replayed.
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    /// A generator and its seed, printed so that a failure can be replayed.
+    pub(crate) fn from_env() -> (Self, u64) {
+        let seed = std::env::var("SPINDLE_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::SystemTime::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+            });
+        println!("SPINDLE_SEED={seed}");
+        (Rng(seed | 1), seed)
+    }
+
+    /// A generator from `seed` (a derived one, for a thread of a test).
+    pub(crate) fn with_seed(seed: u64) -> Self {
+        Rng(seed | 1)
+    }
+
+    /// The current state, to derive another generator from.
+    pub(crate) fn state(&self) -> u64 {
+        self.0
+    }
+
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
