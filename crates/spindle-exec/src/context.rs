@@ -2,14 +2,16 @@
 //! the slots that structured concurrency fills), and [`with_current_task`]
 //! to read the running task's.
 
-use core::any::Any;
+use core::any::{Any, TypeId};
 use core::cell::Cell;
 use core::fmt;
 use core::num::NonZeroU64;
-use core::ptr;
+use core::ptr::{self, NonNull};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
+
+use crate::async_task::{Header, TaskMemory};
 
 /// A task's identity: unique among the tasks of a process, never 0.
 ///
@@ -156,8 +158,9 @@ impl fmt::Debug for TaskContext {
 
 /// The task a thread is polling.
 struct Current {
-    /// Its context, null between tasks.
-    context: Cell<*const TaskContext>,
+    /// Its header (its context, and where its memory is), null between
+    /// tasks.
+    task: Cell<*const Header>,
     /// Set by [`request_yield`] during the poll.
     yield_requested: Cell<bool>,
 }
@@ -167,25 +170,25 @@ std::thread_local! {
     /// movable fiber may read it on another thread than its last read
     /// (DESIGN.md, decision 4).
     static CURRENT: Current = const {
-        Current { context: Cell::new(ptr::null()), yield_requested: Cell::new(false) }
+        Current { task: Cell::new(ptr::null()), yield_requested: Cell::new(false) }
     };
 }
 
-/// Makes `context` the current task's until the guard ends, which puts
-/// back the one before (tasks may run inside tasks: an inline run, a
-/// `block_on` in a task).
-pub(crate) struct CurrentGuard(*const TaskContext);
+/// Makes `task` the current one until the guard ends, which puts back the
+/// one before (tasks may run inside tasks: an inline run, a `block_on` in
+/// a task).
+pub(crate) struct CurrentGuard(*const Header);
 
 impl CurrentGuard {
     /// # Safety
-    /// `context` outlives the guard, which is ended or dropped on this
-    /// thread.
+    /// `task` is a live task that outlives the guard, which is ended or
+    /// dropped on this thread.
     #[inline(never)]
-    pub(crate) unsafe fn enter(context: &TaskContext) -> CurrentGuard {
+    pub(crate) unsafe fn enter(task: NonNull<Header>) -> CurrentGuard {
         // During thread teardown there is no current task to record.
         CurrentGuard(
             CURRENT
-                .try_with(|c| c.context.replace(context))
+                .try_with(|c| c.task.replace(task.as_ptr()))
                 .unwrap_or(ptr::null()),
         )
     }
@@ -198,7 +201,7 @@ impl CurrentGuard {
         core::mem::forget(self);
         CURRENT
             .try_with(|c| {
-                c.context.set(previous);
+                c.task.set(previous);
                 c.yield_requested.replace(false)
             })
             .unwrap_or(false)
@@ -209,7 +212,7 @@ impl Drop for CurrentGuard {
     /// Only if the runner itself unwinds (it catches the poll's panics).
     fn drop(&mut self) {
         let _ = CURRENT.try_with(|c| {
-            c.context.set(self.0);
+            c.task.set(self.0);
             c.yield_requested.set(false);
         });
     }
@@ -219,14 +222,14 @@ impl Drop for CurrentGuard {
 /// on this thread: that future is not the task, and a [`request_yield`]
 /// in it must not be taken for the task's (the future would never be
 /// woken).
-pub(crate) struct OutsideTask(*const TaskContext);
+pub(crate) struct OutsideTask(*const Header);
 
 impl OutsideTask {
     #[inline(never)]
     pub(crate) fn enter() -> OutsideTask {
         OutsideTask(
             CURRENT
-                .try_with(|c| c.context.replace(ptr::null()))
+                .try_with(|c| c.task.replace(ptr::null()))
                 .unwrap_or(ptr::null()),
         )
     }
@@ -235,8 +238,31 @@ impl OutsideTask {
 impl Drop for OutsideTask {
     #[inline(never)]
     fn drop(&mut self) {
-        let _ = CURRENT.try_with(|c| c.context.set(self.0));
+        let _ = CURRENT.try_with(|c| c.task.set(self.0));
     }
+}
+
+/// The memory of the task being polled on this thread, if it is an `M`
+/// (see [`TaskMemory::current`]); with `REQUEST_YIELD`, also asks that
+/// task to yield, as [`request_yield`] does.
+///
+/// Generic, so that the type to compare with is a constant in each copy
+/// and the thread-local access keeps no argument alive around it.
+#[inline(never)]
+pub(crate) fn current_memory<M: TaskMemory, const REQUEST_YIELD: bool>() -> Option<NonNull<M>> {
+    let current = CURRENT.try_with(ptr::from_ref).ok()?;
+    // SAFETY: this thread's `CURRENT`, alive for this call (it was not being
+    // destroyed: `try_with` succeeded), and no reference to it is held
+    // elsewhere (only `Cell`s, accessed by value).
+    let current = unsafe { &*current };
+    let task = NonNull::new(current.task.get().cast_mut())?;
+    // SAFETY: a non-null task was set by a `CurrentGuard`, alive while the
+    // task runs below us on this stack.
+    let memory = unsafe { Header::memory(task, TypeId::of::<M>()) }?;
+    if REQUEST_YIELD {
+        current.yield_requested.set(true);
+    }
+    Some(memory.cast())
 }
 
 /// Asks the spindle task being polled on this thread to be resubmitted at
@@ -279,7 +305,7 @@ impl Drop for OutsideTask {
 pub fn request_yield() -> bool {
     CURRENT
         .try_with(|c| {
-            let polling = !c.context.get().is_null();
+            let polling = !c.task.get().is_null();
             if polling {
                 c.yield_requested.set(true);
             }
@@ -307,9 +333,9 @@ pub fn request_yield() -> bool {
 /// ```
 #[inline(never)]
 pub fn with_current_task<R>(f: impl FnOnce(Option<&TaskContext>) -> R) -> R {
-    let current = CURRENT.try_with(|c| c.context.get()).unwrap_or(ptr::null());
-    // SAFETY: a non-null pointer was set by a `CurrentGuard` whose context
+    let current = CURRENT.try_with(|c| c.task.get()).unwrap_or(ptr::null());
+    // SAFETY: a non-null pointer was set by a `CurrentGuard` whose task
     // outlives it, and the guard is still alive (it resets the pointer when
     // dropped, on this thread): the task is running below us on this stack.
-    f(unsafe { current.as_ref() })
+    f(unsafe { current.as_ref() }.map(|task| &task.context))
 }

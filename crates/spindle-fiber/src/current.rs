@@ -1,28 +1,27 @@
-//! The fiber the current thread runs: the never-inlined thread-local that
-//! knows it, and what code on a fiber does with it ([`yield_now`],
-//! [`park`], [`current`], [`current_waker`], and the [`Blocker`] that makes
-//! [`spindle_exec::wait`] suspend the fiber).
+//! The fiber the current thread runs, found through spindle-exec's current
+//! task (its memory is the fiber's: [`FiberMemory`]), what code on a fiber
+//! does with it ([`yield_now`], [`park`], [`current`], [`current_waker`],
+//! and the [`Blocker`] that makes [`spindle_exec::wait`] suspend the
+//! fiber), and the never-inlined thread-local that marks threads and
+//! installs that blocker.
 
 use core::cell::Cell;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
-use core::ptr;
 use core::task::Waker;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Wake;
 use std::thread::{self, Thread};
 
-use spindle_exec::{Blocker, TaskId, block_on, set_blocker, with_current_task};
+use spindle_exec::{Blocker, TaskId, TaskMemory, block_on, set_blocker, with_current_task};
 
-use crate::fiber::{Core, Suspend};
+use crate::fiber::FiberMemory;
 use crate::local::Locals;
 
 /// What a thread knows about fibers.
 struct ThreadState {
-    /// The fiber running on this thread, null if none.
-    current: Cell<*const Core>,
     /// This thread's mark (0 until first needed): unique among all threads
     /// the process ever had, unlike a thread-local's address.
     mark: Cell<u64>,
@@ -36,7 +35,6 @@ std::thread_local! {
     /// (DESIGN.md, decision 4).
     static THREAD: ThreadState = const {
         ThreadState {
-            current: Cell::new(ptr::null()),
             mark: Cell::new(0),
             previous_blocker: Cell::new(None),
         }
@@ -48,11 +46,18 @@ const TORN_DOWN: u64 = u64::MAX - 1;
 
 impl ThreadState {
     /// This thread's mark; the first call installs the fiber blocker.
+    #[inline]
     fn mark(&self) -> u64 {
         let mark = self.mark.get();
         if mark != 0 {
             return mark;
         }
+        self.first_mark()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn first_mark(&self) -> u64 {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let mark = NEXT.fetch_add(1, Ordering::Relaxed);
         self.mark.set(mark);
@@ -61,68 +66,30 @@ impl ThreadState {
     }
 }
 
-/// A mark unique to the calling thread (see [`ThreadState::mark`]).
+/// A mark unique to the calling thread (see [`ThreadState::mark`]); the
+/// first call on a thread installs the fiber blocker there. Every poll of
+/// a fiber calls it.
 #[inline(never)]
 pub(crate) fn thread_mark() -> u64 {
     THREAD.try_with(ThreadState::mark).unwrap_or(TORN_DOWN)
 }
 
-/// The fiber running on this thread.
-#[inline(never)]
-fn current_core() -> *const Core {
-    THREAD.try_with(|t| t.current.get()).unwrap_or(ptr::null())
-}
-
-/// Makes a fiber the current one while its poll resumes it; puts back the
-/// previous one (fibers may run inside fibers: a manual executor driven
-/// from a fiber) when dropped, also on unwinding.
-pub(crate) struct Running {
-    previous: *const Core,
-    thread: u64,
-}
-
-impl Running {
-    /// Enters `core`'s fiber: one thread-local access for the mark, the
-    /// blocker and the current fiber.
-    #[inline(never)]
-    pub(crate) fn enter(core: &Core) -> Running {
-        THREAD
-            .try_with(|t| Running {
-                thread: t.mark(),
-                previous: t.current.replace(core),
-            })
-            // Not `unwrap_or`: the unused fallback would be dropped, and
-            // its drop resets the current fiber.
-            .unwrap_or_else(|_| Running {
-                previous: ptr::null(),
-                thread: TORN_DOWN,
-            })
-    }
-
-    /// The mark of the thread the fiber runs on.
-    pub(crate) fn thread(&self) -> u64 {
-        self.thread
-    }
-}
-
-impl Drop for Running {
-    #[inline(never)]
-    fn drop(&mut self) {
-        let _ = THREAD.try_with(|t| t.current.set(self.previous));
-    }
-}
-
-/// Runs `f` with the current fiber's core, if the caller runs on a fiber.
-fn with_core<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
-    let core = current_core();
-    // SAFETY: a non-null current fiber is the one running this code: its
-    // future (and core) outlives every frame of the fiber.
-    unsafe { core.as_ref() }.map(f)
+/// The memory of the fiber running on this thread: the memory of the task
+/// being polled, if that task is a fiber. One thread-local read, in
+/// spindle-exec's never-inlined accessor.
+#[inline]
+pub(crate) fn current_memory() -> Option<&'static FiberMemory> {
+    let memory = FiberMemory::current()?;
+    // SAFETY: the current task is polled below us on this thread and keeps
+    // its memory in place while it lives, which is longer than any frame of
+    // its fiber. The `'static` lifetime does not escape this crate's
+    // callers, who use it while they run on the fiber.
+    Some(unsafe { memory.as_ref() })
 }
 
 /// Whether the calling code runs on a fiber.
 pub fn is_fiber() -> bool {
-    !current_core().is_null()
+    current_memory().is_some()
 }
 
 /// Lets other fibers run: the current fiber goes to the back of its
@@ -149,9 +116,14 @@ pub fn is_fiber() -> bool {
 /// executor.run_all();
 /// assert_eq!(*log.lock().unwrap(), ["a0", "b0", "a1", "b1"]);
 /// ```
+#[inline]
 pub fn yield_now() {
-    if with_core(|core| core.suspend(Suspend::Yield)).is_none() {
-        thread::yield_now();
+    // One thread-local read finds the fiber and asks its task to run again
+    // after what is queued; inlined down to the switch (see `Core::suspend`).
+    match FiberMemory::current_yielding() {
+        // SAFETY: as in `current_memory`.
+        Some(memory) => unsafe { memory.as_ref() }.suspend(),
+        None => thread::yield_now(),
     }
 }
 
@@ -187,9 +159,11 @@ pub fn yield_now() {
 /// fiber.join().unwrap();
 /// # Ok::<(), spindle_exec::StealPoolError>(())
 /// ```
+#[inline]
 pub fn park() {
-    if with_core(|core| core.suspend(Suspend::Park)).is_none() {
-        thread::park();
+    match current_memory() {
+        Some(memory) => memory.suspend(),
+        None => thread::park(),
     }
 }
 
@@ -198,7 +172,8 @@ pub fn park() {
 pub fn current_waker() -> Waker {
     // SAFETY: the fiber calls this while it runs, and the reference to the
     // context ends within the closure.
-    with_core(|core| unsafe { core.context() }.waker().clone())
+    current_memory()
+        .map(|memory| unsafe { memory.context() }.waker().clone())
         .unwrap_or_else(|| Waker::from(Arc::new(ThreadWaker(thread::current()))))
 }
 
@@ -276,9 +251,7 @@ struct FiberBlocker;
 
 impl Blocker for FiberBlocker {
     fn block(&self, mut future: Pin<&mut dyn Future<Output = ()>>) {
-        let core = current_core();
-        // SAFETY: as in `with_core`.
-        let Some(core) = (unsafe { core.as_ref() }) else {
+        let Some(memory) = current_memory() else {
             // Not on a fiber: what was installed before us, or park.
             let previous = THREAD.try_with(|t| t.previous_blocker.get()).ok().flatten();
             return match previous {
@@ -289,17 +262,17 @@ impl Blocker for FiberBlocker {
         loop {
             // SAFETY: we are the running fiber, and the context reference
             // ends with the poll, before we suspend.
-            if future.as_mut().poll(unsafe { core.context() }).is_ready() {
+            if future.as_mut().poll(unsafe { memory.context() }).is_ready() {
                 return;
             }
             // Woken (through the task's waker, which the poll registered):
             // the task is polled, which resumes us here.
-            core.suspend(Suspend::Park);
+            memory.suspend();
         }
     }
 }
 
 /// Runs `f` with the current fiber's locals, if the caller runs on a fiber.
 pub(crate) fn with_locals<R>(f: impl FnOnce(&Locals) -> R) -> Option<R> {
-    with_core(|core| f(&core.locals))
+    current_memory().map(|memory| f(memory.locals()))
 }

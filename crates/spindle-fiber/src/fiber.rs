@@ -1,18 +1,20 @@
 //! A fiber as an async task: [`FiberFuture`] resumes the fiber's coroutine
 //! each time the task is polled, and the task lives at the top of the
-//! fiber's own stack ([`FiberMemory`]).
+//! fiber's own stack, in a [`FiberMemory`] that also keeps what the fiber's
+//! own code needs (its suspender, the poll's context, its locals).
 //!
 //! ```text
 //! pooled stack, top (high addresses) first
 //! +-------------------------------------+ base
 //! | coroutine header, fiber function    |  spindle-coro's
 //! +-------------------------------------+
-//! | the task (spindle-exec's RawTask):  |  the region spindle-coro reserves
+//! | (colour: 0 to 31 cache lines)       |  the region spindle-coro reserves
+//! | frames_gone flag, fiber-locals      |
+//! | the task (spindle-exec's RawTask):  |
 //! |   header, executor handle,          |
-//! |   FiberFuture { core, coroutine },  |
-//! |   FiberMemory { the stack itself }  |
-//! | frames_gone flag                    |
-//! +-------------------------------------+
+//! |   FiberFuture { home, coroutine },  |
+//! |   FiberMemory { suspender, cx, ...} |
+//! +-------------------------------------+  <- a cache line boundary
 //! | the fiber's frames ...              |
 //! v                                     v limit
 //! ```
@@ -24,6 +26,19 @@
 //! Everything async tasks do for wakes, joins, panics and cancellation is
 //! the async task's: a wake schedules the task, the poll resumes the fiber,
 //! the fiber suspends when it waits and the poll returns `Pending`.
+//!
+//! # The hot path of a yield
+//!
+//! A yield runs: the task's `run` (spindle-exec), which polls the
+//! future; the poll checks the thread ([`current::thread_mark`]) and
+//! resumes the coroutine with the poll's context as input; the fiber's
+//! `yield_now` finds its memory with one thread-local read
+//! ([`TaskMemory::current_yielding`], which also asks the task to yield)
+//! and suspends. So that a thousand fibers taking turns stay in the
+//! caches, what a yield touches is packed: the task starts on a cache
+//! line, its header's hot fields share the first line, and the future's
+//! and the memory's hot fields (`home`, the coroutine's stack pointer and
+//! base; `suspender`, `cx`) come first in each.
 
 use core::alloc::Layout;
 use core::cell::Cell;
@@ -37,75 +52,37 @@ use spindle_coro::stack::PooledStack;
 use spindle_coro::{Coroutine, CoroutineResult, Stack, Suspender};
 use spindle_exec::TaskMemory;
 
-use crate::current::{self, Running};
+use crate::current;
 use crate::local::Locals;
 
-/// Why a fiber suspended.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Suspend {
-    /// To let others run: the poll wakes the task at once.
-    Yield,
-    /// Until its waker fires.
-    Park,
-}
-
-/// `Core::home` of a movable fiber.
+/// `FiberFuture::home` of a movable fiber.
 const MOVABLE: u64 = u64::MAX;
-/// `Core::home` of a pinned fiber that has not run yet.
+/// `FiberFuture::home` of a pinned fiber that has not run yet.
 const UNSTARTED: u64 = 0;
 
-/// The suspender type of every fiber: its input is the core (which never
-/// changes), its yield the reason.
-pub(crate) type FiberSuspender = Suspender<NonNull<Core>, Suspend>;
+/// A cache line: the task's alignment on the stack.
+const LINE: usize = 64;
 
-/// What code running on a fiber reaches through the thread's current
-/// fiber pointer.
-pub(crate) struct Core {
-    /// Set by the fiber's first frame; valid while the coroutine lives.
-    suspender: Cell<*const FiberSuspender>,
-    /// The context of the poll that resumed the fiber: valid while the
-    /// fiber runs (the poll waits in `resume` meanwhile).
-    cx: Cell<*mut Context<'static>>,
-    /// The thread a pinned fiber lives on ([`current::thread_mark`]),
-    /// [`UNSTARTED`] before its first run, or [`MOVABLE`].
-    home: Cell<u64>,
-    /// The fiber's `fiber_local!` values.
-    pub(crate) locals: Locals,
-}
+/// What each resume hands the fiber: the context of the poll that resumes
+/// it (valid until the fiber suspends again).
+type Resume = NonNull<Context<'static>>;
 
-impl Core {
-    /// Suspends the fiber that runs this code (it owns this core).
-    pub(crate) fn suspend(&self, why: Suspend) {
-        let suspender = self.suspender.get();
-        // SAFETY: only the fiber itself calls this, while it runs; its
-        // first frame set the suspender, which lives as long as that frame.
-        unsafe { (*suspender).suspend(why) };
-    }
-
-    /// The context of the poll that resumed the fiber.
-    ///
-    /// # Safety
-    /// Called by the fiber itself, while it runs, and the reference is
-    /// dropped before it suspends.
-    #[expect(
-        clippy::mut_from_ref,
-        reason = "the context is the poll's, lent to the fiber while it runs"
-    )]
-    pub(crate) unsafe fn context(&self) -> &mut Context<'static> {
-        // SAFETY: the poll that resumed us stored it and waits in `resume`
-        // until we suspend; the caller gives the reference up by then.
-        unsafe { &mut *self.cx.get() }
-    }
-}
+/// The suspender type of every fiber. It yields nothing: the poll needs to
+/// know nothing (a `yield_now` asks spindle-exec for the yield itself,
+/// before it suspends).
+pub(crate) type FiberSuspender = Suspender<Resume, ()>;
 
 /// The future an executor polls for a fiber: each poll resumes the fiber
 /// until it suspends or returns.
+#[repr(C)]
 pub(crate) struct FiberFuture<T: 'static> {
-    core: Core,
+    /// The thread a pinned fiber lives on ([`current::thread_mark`]),
+    /// [`UNSTARTED`] before its first run, or [`MOVABLE`].
+    home: u64,
+    leaked: bool,
     /// `ManuallyDrop`: a pinned fiber stopped on a thread other than its
     /// own is leaked instead of unwound there (see `Drop`).
-    coroutine: ManuallyDrop<Coroutine<NonNull<Core>, Suspend, T, FiberStack>>,
-    leaked: bool,
+    coroutine: ManuallyDrop<Coroutine<Resume, (), T, FiberStack>>,
 }
 
 // SAFETY: the coroutine (not `Send`: its frames may hold anything) is only
@@ -128,51 +105,54 @@ impl<T: 'static> FiberFuture<T> {
     where
         F: FnOnce() -> T + Send + 'static,
     {
-        // The task, then the flag that tells the memory whether the
-        // coroutine's frames are gone, then the stack's colour.
-        let flag_offset = task_layout
-            .size()
-            .next_multiple_of(align_of::<Cell<bool>>());
+        // The task (on a cache line), then the fiber-locals, then the flag
+        // that tells the memory whether the coroutine's frames are gone,
+        // then the stack's colour.
+        let locals_offset = task_layout.size().next_multiple_of(align_of::<Locals>());
+        let flag_offset = locals_offset + size_of::<Locals>();
         let reserved = Layout::from_size_align(
             flag_offset + size_of::<Cell<bool>>() + colour(stack.base()),
-            task_layout.align().max(16),
+            task_layout.align().max(LINE),
         )
-        .expect("a task's layout plus one flag is a layout");
+        .expect("a task's layout plus the locals and a flag is a layout");
         let view = FiberStack::of(&stack);
         let mut builder = spindle_coro::coroutine::Builder::new();
         if let Some(name) = name {
             builder = builder.name(name);
         }
         let (coroutine, region) =
-            builder.spawn_reserving(view, reserved, move |suspender, core: NonNull<Core>| {
-                // SAFETY: the poll passes its own core, which outlives the
-                // coroutine (it is dropped after it, in the same future).
-                let core = unsafe { core.as_ref() };
-                core.suspender.set(suspender);
+            builder.spawn_reserving(view, reserved, move |suspender, cx: Resume| {
+                // The first resume runs in the task's first poll, so the
+                // task's memory is this fiber's (`None` only while the
+                // thread's thread-locals are being destroyed).
+                let memory = current::current_memory()
+                    .expect("spindle: a fiber started outside its task's poll");
+                memory.suspender.set(suspender);
+                memory.cx.set(cx.as_ptr());
                 // Dropped here, on the fiber, also when it panics or is
                 // unwound by a drop: fiber-locals end with their fiber.
-                let _locals = core.locals.guard();
+                let _locals = memory.locals().guard();
                 f()
             })?;
-        // SAFETY: `region` is `reserved.size()` bytes of the stack, ours;
-        // the flag lies inside it, aligned.
-        let flag = unsafe {
+        // SAFETY: `region` is `reserved.size()` bytes of the stack, ours,
+        // aligned for the locals; they and the flag lie inside it, aligned.
+        let (locals, flag) = unsafe {
+            let locals = region.add(locals_offset).cast::<Locals>();
+            locals.write(Locals::new());
             let flag = region.add(flag_offset).cast::<Cell<bool>>();
             flag.write(Cell::new(false));
-            flag
+            (locals, flag)
         };
         coroutine.stack().frames_gone.set(flag.as_ptr());
         let future = FiberFuture {
-            core: Core {
-                suspender: Cell::new(ptr::null()),
-                cx: Cell::new(ptr::null_mut()),
-                home: Cell::new(if movable { MOVABLE } else { UNSTARTED }),
-                locals: Locals::new(),
-            },
-            coroutine: ManuallyDrop::new(coroutine),
+            home: if movable { MOVABLE } else { UNSTARTED },
             leaked: false,
+            coroutine: ManuallyDrop::new(coroutine),
         };
         let memory = FiberMemory {
+            suspender: Cell::new(ptr::null()),
+            cx: Cell::new(ptr::null_mut()),
+            locals,
             stack: ManuallyDrop::new(stack),
             region,
             task_layout,
@@ -182,7 +162,7 @@ impl<T: 'static> FiberFuture<T> {
     }
 
     /// Gives up the coroutine without unwinding it: its stack is leaked
-    /// (the memory sees its frames are not gone).
+    /// (the memory sees its frames are not gone), and so are its locals.
     fn leak(&mut self) {
         self.leaked = true;
     }
@@ -191,6 +171,9 @@ impl<T: 'static> FiberFuture<T> {
 impl<T: 'static> Future for FiberFuture<T> {
     type Output = T;
 
+    // Inlined into the task's `run`, which saves the registers the switch
+    // clobbers anyway: one prologue per poll instead of two.
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         // SAFETY: nothing is moved out; the coroutine is pinned in place by
         // its own stack anyway (the future never moves: the task holds it).
@@ -198,35 +181,28 @@ impl<T: 'static> Future for FiberFuture<T> {
         if this.leaked {
             panic!("spindle: polled a fiber that was given up");
         }
-        let running = Running::enter(&this.core);
-        let home = this.core.home.get();
-        if home == UNSTARTED {
-            this.core.home.set(running.thread());
-        } else if home != MOVABLE && home != running.thread() {
-            drop(running);
-            this.leak();
-            panic!(
-                "spindle: a pinned fiber was run on another thread than its own \
-                 (its executor has no addressable workers, or sent it elsewhere); \
-                 its stack is leaked. Spawn it on an executor that implements \
-                 `Executor::worker_index`/`submit_to`, or as movable"
-            );
-        }
-        this.core.cx.set(ptr::from_mut(cx).cast());
-        // A panic of the fiber comes out of `resume`; `running` is dropped
-        // on the way (the current fiber is reset).
-        let resumed = this.coroutine.resume(NonNull::from(&this.core));
-        drop(running);
-        match resumed {
-            CoroutineResult::Yield(Suspend::Yield) => {
-                // The task runs again after what is queued: told to the
-                // spindle task that polls us, or as a wake during our poll.
-                if !spindle_exec::request_yield() {
-                    cx.waker().wake_by_ref();
-                }
-                Poll::Pending
+        // Also installs the fiber blocker, on a thread's first fiber.
+        let thread = current::thread_mark();
+        if this.home != thread {
+            if this.home == UNSTARTED {
+                this.home = thread;
+            } else if this.home != MOVABLE {
+                this.leak();
+                panic!(
+                    "spindle: a pinned fiber was run on another thread than its own \
+                     (its executor has no addressable workers, or sent it elsewhere); \
+                     its stack is leaked. Spawn it on an executor that implements \
+                     `Executor::worker_index`/`submit_to`, or as movable"
+                );
             }
-            CoroutineResult::Yield(Suspend::Park) => Poll::Pending,
+        }
+        // The fiber keeps the context until it suspends (it waits in its
+        // frames meanwhile); a panic of the fiber comes out of `resume`.
+        match this.coroutine.resume(NonNull::from(cx).cast()) {
+            // Waits or yields: a `yield_now` asked the task that polls us
+            // to run again after what is queued (`current_yielding`) before
+            // it suspended; a wait registered the waker.
+            CoroutineResult::Yield(()) => Poll::Pending,
             CoroutineResult::Return(output) => Poll::Ready(output),
         }
     }
@@ -237,7 +213,7 @@ impl<T: 'static> Drop for FiberFuture<T> {
         if self.leaked {
             return;
         }
-        let home = self.core.home.get();
+        let home = self.home;
         let started_elsewhere = home != MOVABLE
             && home != UNSTARTED
             && !self.coroutine.is_finished()
@@ -248,24 +224,29 @@ impl<T: 'static> Drop for FiberFuture<T> {
             // another thread cancelled it). Leak it instead.
             return;
         }
-        // SAFETY: dropped once, here; the core outlives it (fields drop
-        // after `drop`, and the coroutine never sees the core after it).
+        // SAFETY: dropped once, here; the memory (and the locals) outlive
+        // it: they are released after the future, when the task is freed.
         unsafe { ManuallyDrop::drop(&mut self.coroutine) };
     }
 }
 
 /// Bytes to shift a fiber's task and frames down by, from its stack's
-/// address: 0 to 960 in steps of a cache line.
+/// address: 0 to 1,984 in steps of a cache line.
 ///
-/// Stacks are page-aligned, so without it every fiber's hot lines (task
-/// header, first frames) would sit at the same offset in their pages and
-/// compete for the same few sets of the caches: with a thousand fibers
-/// taking turns, each turn missed the L1 and L2 caches. Sixteen colours
-/// spread them over sixteen times the sets, and still leave a parked
-/// fiber's task and frames on its stack's top page.
+/// Stacks are page-aligned, so without it every fiber's hot lines (task,
+/// first frames) would sit at the same offset in their pages and compete
+/// for the same few sets of the caches: with a thousand fibers taking
+/// turns, each turn missed the L1 and L2 caches. Thirty-two colours spread
+/// them over half a page's worth of sets (measured with callgrind's cache
+/// model of this machine's L1 and L2, 1,000 fibers yielding in turn on one
+/// thread: about 6 L2 misses per yield with 16 colours, 2 with 32, 1 with
+/// 64, the one left being the stack's top line, which spindle-coro writes
+/// on every resume) and still leave a parked fiber's task and frames on
+/// its stack's top page (64 colours did not: `idle_memory` grew from 4,096
+/// to 4,800 bytes per fiber); the frames of a fiber shifted the most have
+/// about 1.5 KiB there before they reach the next page.
 fn colour(base: NonNull<u8>) -> usize {
-    const LINE: usize = 64;
-    const COLOURS: usize = 16;
+    const COLOURS: usize = 32;
     let page = base.as_ptr() as usize >> 12;
     // Fibonacci hashing: neighbouring stacks get unrelated colours.
     let hash = page.wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize);
@@ -274,7 +255,9 @@ fn colour(base: NonNull<u8>) -> usize {
 
 /// The part of a pooled stack a fiber's coroutine runs on: the whole
 /// stack, whose top region the coroutine keeps for the task. It owns
-/// nothing: the [`FiberMemory`] in that task owns the stack.
+/// nothing: the [`FiberMemory`] in that task owns the stack. `base` first:
+/// it is what every resume reads.
+#[repr(C)]
 pub(crate) struct FiberStack {
     base: NonNull<u8>,
     limit: NonNull<u8>,
@@ -337,15 +320,69 @@ impl Drop for FiberStack {
 /// A fiber's task memory: the region at the top of its stack; owns the
 /// stack, and gives it back to the pool when the task is freed (or leaks
 /// it, if the coroutine was leaked with frames on it).
+///
+/// It lies inside the task, which code on the fiber finds through
+/// spindle-exec ([`TaskMemory::current`]): so it also keeps what that code
+/// needs, hot fields first.
+#[repr(C)]
 pub(crate) struct FiberMemory {
+    /// Set by the fiber's first frame; valid while the coroutine lives.
+    suspender: Cell<*const FiberSuspender>,
+    /// The context of the poll that resumed the fiber: valid while the
+    /// fiber runs (the poll waits in `resume` meanwhile). Set by the fiber
+    /// from each resume's input.
+    cx: Cell<*mut Context<'static>>,
+    /// The fiber's `fiber_local!` values, beside the task (not in it: the
+    /// task's memory is moved out of it before it is released).
+    locals: NonNull<Locals>,
     stack: ManuallyDrop<PooledStack>,
     region: NonNull<u8>,
     task_layout: Layout,
     frames_gone: NonNull<Cell<bool>>,
 }
 
-// SAFETY: the stack is `Send`; the pointers are into it, and only the
-// task's owner (one thread at a time) uses them.
+impl FiberMemory {
+    /// Suspends the fiber that runs this code (its task lives here).
+    ///
+    /// Inlined into `yield_now` and `park`, and they into their callers:
+    /// the fiber then resumes in the frame that suspended it, with no
+    /// return in between, so the processor's return-address predictions
+    /// stay right on both stacks (a return right after a switch is always
+    /// mispredicted; two of them per yield cost more than the rest of it).
+    #[inline]
+    pub(crate) fn suspend(&self) {
+        let suspender = self.suspender.get();
+        // SAFETY: only the fiber itself calls this, while it runs; its
+        // first frame set the suspender, which lives as long as that frame.
+        let cx = unsafe { (*suspender).suspend(()) };
+        self.cx.set(cx.as_ptr());
+    }
+
+    /// The context of the poll that resumed the fiber.
+    ///
+    /// # Safety
+    /// Called by the fiber itself, while it runs, and the reference is
+    /// dropped before it suspends.
+    #[expect(
+        clippy::mut_from_ref,
+        reason = "the context is the poll's, lent to the fiber while it runs"
+    )]
+    pub(crate) unsafe fn context(&self) -> &mut Context<'static> {
+        // SAFETY: the poll that resumed us passed it and waits in `resume`
+        // until we suspend; the caller gives the reference up by then.
+        unsafe { &mut *self.cx.get() }
+    }
+
+    /// The fiber's `fiber_local!` values.
+    pub(crate) fn locals(&self) -> &Locals {
+        // SAFETY: written by `FiberFuture::new`, dropped only by our `drop`.
+        unsafe { self.locals.as_ref() }
+    }
+}
+
+// SAFETY: the stack is `Send`; the pointers are into it. The cells and the
+// locals are used by the fiber's own code (on the thread it runs on, one
+// at a time) and by our `drop`, after the fiber is gone.
 unsafe impl Send for FiberMemory {}
 
 // SAFETY: the region is the task layout's size, aligned for it (reserved
@@ -368,10 +405,16 @@ impl Drop for FiberMemory {
         // SAFETY: the flag is in the stack, which we still own.
         let frames_gone = unsafe { self.frames_gone.as_ref() }.get();
         if frames_gone {
-            // SAFETY: dropped once, here; nothing uses the stack any more.
-            unsafe { ManuallyDrop::drop(&mut self.stack) };
+            // SAFETY: dropped once, here; nothing uses the stack any more:
+            // the fiber's frames, which used the locals, are gone (its
+            // first frame cleared them on the way out).
+            unsafe {
+                ptr::drop_in_place(self.locals.as_ptr());
+                ManuallyDrop::drop(&mut self.stack);
+            }
         }
         // Otherwise frames are left that can never end: the stack must
-        // never be reused, so it stays out of the pool.
+        // never be reused, so it stays out of the pool, and so do the
+        // locals those frames may still refer to.
     }
 }

@@ -5,6 +5,8 @@ use core::alloc::Layout;
 use core::ptr::NonNull;
 use std::alloc;
 
+use crate::context::current_memory;
+
 /// Memory for a task's single allocation (node, state, executor handle,
 /// future, output), for a caller who brings its own: a fiber puts its task
 /// at the top of its own stack, so a parked fiber costs one page.
@@ -32,6 +34,47 @@ pub unsafe trait TaskMemory: Send + Sized + 'static {
     /// The caller no longer uses `place`, which `self.place(layout)`
     /// returned.
     unsafe fn release(self, place: NonNull<u8>, layout: Layout);
+
+    /// The memory of the task being polled on this thread, if that task
+    /// was placed in memory of this type; `None` outside any task (and
+    /// inside a [`block_on`](crate::block_on), which hides the task).
+    ///
+    /// This is how a runtime that brings its own memory keeps a record per
+    /// task and finds it from the task's code: a fiber's memory points at
+    /// the fiber's state, which `yield_now` and `park` need. One
+    /// thread-local read, through a never-inlined function (DESIGN.md,
+    /// decision 4). Not meant to be overridden.
+    ///
+    /// The pointer is valid while that poll lasts; the memory is the one
+    /// moved into the task at spawn, and is only read through it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use spindle_exec::{Heap, ManualExecutor, TaskBuilder, TaskMemory, spawn};
+    ///
+    /// let executor = ManualExecutor::new();
+    /// let task = TaskBuilder::new()
+    ///     .spawn_in(&executor, async { Heap::current().is_some() }, Heap)
+    ///     .unwrap();
+    /// executor.run_all();
+    /// assert!(task.join().unwrap());
+    /// assert!(Heap::current().is_none());
+    /// ```
+    #[inline]
+    fn current() -> Option<NonNull<Self>> {
+        current_memory::<Self, false>()
+    }
+
+    /// [`current`](Self::current), and if it finds the memory, also asks
+    /// the task to yield after this poll, as
+    /// [`request_yield`](crate::request_yield) does; with `None`, asks
+    /// nothing. For a stackful task's `yield_now`: one thread-local read
+    /// finds its record and asks for the yield. Not meant to be overridden.
+    #[inline]
+    fn current_yielding() -> Option<NonNull<Self>> {
+        current_memory::<Self, true>()
+    }
 }
 
 /// The global allocator: what [`spawn`](crate::spawn) uses.

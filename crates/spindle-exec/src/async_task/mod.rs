@@ -27,6 +27,7 @@ pub use builder::{SpawnInError, TaskBuilder};
 pub use error::JoinError;
 pub use join::JoinHandle;
 pub use memory::{Heap, TaskMemory};
+pub(crate) use raw::Header;
 
 use crate::executor::Spawner;
 #[cfg(doc)]

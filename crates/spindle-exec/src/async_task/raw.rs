@@ -29,7 +29,7 @@
 //! so each keeps the provenance of the whole allocation.
 
 use core::alloc::Layout;
-use core::any::Any;
+use core::any::{Any, TypeId};
 use core::future::Future;
 use core::mem::{self, ManuallyDrop};
 use core::panic::AssertUnwindSafe;
@@ -71,6 +71,10 @@ pub(crate) struct RawVTable {
     ///
     /// Safety: the caller dropped the last reference.
     pub(crate) dealloc: unsafe fn(NonNull<Header>),
+    /// The type of the task's [`TaskMemory`], and where in the task the
+    /// memory lies: for [`TaskMemory::current`].
+    memory_type: TypeId,
+    memory_offset: usize,
 }
 
 /// The part of a task that does not depend on its future or executor.
@@ -97,11 +101,27 @@ const UNPINNED: usize = usize::MAX;
 const UNBOUND: usize = usize::MAX - 1;
 
 impl Header {
+    /// The task's memory, if its type is `memory_type`.
+    ///
+    /// # Safety
+    /// - `ptr` is a live task.
+    #[inline]
+    pub(crate) unsafe fn memory(ptr: NonNull<Header>, memory_type: TypeId) -> Option<NonNull<()>> {
+        // SAFETY: the task is live (the caller's promise).
+        let vtable = unsafe { ptr.as_ref() }.vtable;
+        // SAFETY: the offset is that of the `memory` field of the task's own
+        // type (`RawTask::RAW_VTABLE`), and `ptr` carries the provenance of
+        // the whole task (module docs).
+        (vtable.memory_type == memory_type)
+            .then(|| unsafe { ptr.byte_add(vtable.memory_offset) }.cast())
+    }
+
     /// Drops one reference, freeing the task if it was the last.
     ///
     /// # Safety
     /// - `ptr` is a live task and the caller owns one of its references,
     ///   which it gives up here: it must not touch the task afterwards.
+    #[inline]
     pub(crate) unsafe fn drop_ref(ptr: NonNull<Header>) {
         // SAFETY: the caller's reference keeps the task alive for this call.
         let header = unsafe { ptr.as_ref() };
@@ -154,6 +174,9 @@ where
         take_output: Self::take_output,
         cancel: Self::cancel_running,
         dealloc: Self::dealloc,
+        memory_type: TypeId::of::<M>(),
+        // `ManuallyDrop<M>` is `repr(transparent)`: the `M` starts there.
+        memory_offset: mem::offset_of!(Self, memory),
     };
 
     /// Allocates a task in the state `SCHEDULED | JOIN_HANDLE` with two
@@ -216,7 +239,7 @@ where
             this.header.home.store(home, Ordering::Relaxed);
         }
         // SAFETY: the task outlives the guard, dropped in this function.
-        let current = unsafe { CurrentGuard::enter(&this.header.context) };
+        let current = unsafe { CurrentGuard::enter(ptr) };
 
         // SAFETY: the waker borrows the `TaskRef`'s reference, which we hold
         // until after the poll; `ManuallyDrop` keeps it from dropping it.

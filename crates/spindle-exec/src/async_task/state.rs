@@ -178,6 +178,7 @@ impl State {
         State(AtomicUsize::new(INITIAL))
     }
 
+    #[inline]
     pub(crate) fn load(&self) -> Snapshot {
         Snapshot(self.0.load(Acquire))
     }
@@ -198,6 +199,7 @@ impl State {
     }
 
     /// A `TaskRef` is run or cancelled by its executor: take the stage.
+    #[inline]
     pub(crate) fn transition_to_running(&self) -> ToRunning {
         self.update(|s| {
             debug_assert!(
@@ -215,6 +217,7 @@ impl State {
     }
 
     /// The poll returned `Pending`: give the stage back.
+    #[inline]
     pub(crate) fn transition_to_idle(&self) -> ToIdle {
         self.update(|s| {
             debug_assert!(s & RUNNING != 0 && s & COMPLETE == 0, "{:?}", Snapshot(s));
@@ -242,6 +245,7 @@ impl State {
     /// stay scheduled. The runner's reference passes to the `TaskRef` it
     /// submits next, so no reference is added or dropped, and no wake is
     /// needed: one read-modify-write where a self-wake takes three.
+    #[inline]
     pub(crate) fn transition_to_yielded(&self) -> ToIdle {
         self.update(|s| {
             debug_assert!(s & RUNNING != 0 && s & COMPLETE == 0, "{:?}", Snapshot(s));
@@ -255,6 +259,7 @@ impl State {
 
     /// The holder of `RUNNING` stored the result: clears `RUNNING`, sets
     /// `COMPLETE`. Returns the state before.
+    #[inline]
     pub(crate) fn transition_to_complete(&self) -> Snapshot {
         let prev = self.0.fetch_xor(RUNNING | COMPLETE, AcqRel);
         debug_assert!(
@@ -268,6 +273,7 @@ impl State {
     /// A waker fired (the waker keeps its reference). Returns `true` when
     /// the task was idle: `SCHEDULED` is now set and one reference added,
     /// and the caller must submit a `TaskRef`.
+    #[inline]
     pub(crate) fn wake_by_ref(&self) -> bool {
         self.update(|s| {
             if s & COMPLETE != 0 {
@@ -356,6 +362,7 @@ impl State {
     }
 
     /// Adds a reference (a waker was cloned). The caller holds one.
+    #[inline]
     pub(crate) fn ref_inc(&self) {
         let prev = self.0.fetch_add(REF_ONE, Relaxed);
         check_ref_overflow(prev);
@@ -363,6 +370,7 @@ impl State {
 
     /// Drops a reference; `true` if it was the last and the caller must
     /// free the task.
+    #[inline]
     pub(crate) fn ref_dec(&self) -> bool {
         let prev = self.0.fetch_sub(REF_ONE, AcqRel);
         debug_assert!(prev & REF_MASK != 0, "{:?}", Snapshot(prev));

@@ -252,6 +252,7 @@ impl StealPool {
     }
 }
 
+#[inline]
 fn submit_to(
     shared: &Shared,
     worker: usize,

@@ -109,6 +109,7 @@ impl Shared {
     }
 
     /// Sends `task` to worker `index` (checked by the caller).
+    #[inline]
     pub(super) fn submit_to(&self, index: usize, task: TaskRef, hint: Hint) {
         if let Some(local) = self.local()
             && local.index == index

@@ -12,7 +12,7 @@ use super::shared::{Remote, Shared, catch};
 use super::sync::atomic::{Ordering, fence};
 use crate::task::{Hint, TaskLinks, TaskRef};
 use core::cell::Cell;
-use core::ptr;
+use core::ptr::{self, NonNull};
 use spindle_core::Backoff;
 use spindle_core::intrusive::IntrusiveQueue;
 use std::io;
@@ -67,6 +67,9 @@ enum Flow {
 pub(super) struct Local {
     pub(super) shared: Arc<Shared>,
     pub(super) index: usize,
+    /// `&shared.remotes[index]`, looked up once: every submit and every
+    /// tick reaches it.
+    remote: NonNull<Remote>,
     /// The next slots: tasks to run before anything queued, newest first
     /// (`next_stack.rs`).
     next: NextStack,
@@ -90,9 +93,11 @@ pub(super) struct Local {
 
 impl Local {
     fn new(shared: Arc<Shared>, index: usize) -> Self {
+        let remote = NonNull::from(&shared.remotes[index]);
         Local {
             shared,
             index,
+            remote,
             next: NextStack::new(),
             streak: Cell::new(0),
             pinned: Cell::new(IntrusiveQueue::new()),
@@ -106,17 +111,38 @@ impl Local {
         }
     }
 
+    #[inline]
     fn remote(&self) -> &Remote {
-        &self.shared.remotes[self.index]
+        // SAFETY: it points into `self.shared`, which we keep alive, and
+        // whose slice of remotes never moves.
+        unsafe { self.remote.as_ref() }
     }
 
+    #[inline]
     fn counters(&self) -> &Counters {
         &self.remote().counters
+    }
+
+    /// Runs `f` on the pinned queue, in place.
+    #[inline]
+    fn with_pinned<R>(&self, f: impl FnOnce(&mut IntrusiveQueue<TaskLinks>) -> R) -> R {
+        // SAFETY: `Local` is not `Sync` and lives on its worker's thread; `f`
+        // (every caller's is a queue operation) runs no task and does not
+        // reach this queue again, so the reference is the only one.
+        f(unsafe { &mut *self.pinned.as_ptr() })
+    }
+
+    /// Runs `f` on the refill queue, in place.
+    #[inline]
+    fn with_refill<R>(&self, f: impl FnOnce(&mut IntrusiveQueue<TaskLinks>) -> R) -> R {
+        // SAFETY: as in `with_pinned`.
+        f(unsafe { &mut *self.refill.as_ptr() })
     }
 
     // ------------------------------------------------------------ submit
 
     /// Queues a task submitted on this worker's thread.
+    #[inline]
     pub(super) fn schedule(&self, task: TaskRef, hint: Hint, pinned: bool) {
         bump(&self.counters().submitted, 1);
         match hint {
@@ -131,20 +157,20 @@ impl Local {
         }
     }
 
+    #[inline]
     fn push_next(&self, task: TaskRef, pinned: bool) {
         if let Some((evicted, was_pinned)) = self.next.push(task, pinned) {
             self.push_back(evicted, was_pinned);
         }
     }
 
+    #[inline]
     fn push_back(&self, task: TaskRef, pinned: bool) {
         if pinned {
-            let mut queue = self.pinned.take();
             // SAFETY: a `TaskRef`'s node stays valid and unmoved until run
             // or cancelled and is in no other queue; it stays here until
             // popped and turned back into a `TaskRef`.
-            unsafe { queue.push_back(task.into_raw()) };
-            self.pinned.set(queue);
+            self.with_pinned(|queue| unsafe { queue.push_back(task.into_raw()) });
         } else {
             self.push_ring(task);
         }
@@ -243,7 +269,14 @@ impl Local {
             return Some(task);
         }
         self.streak.set(0);
-        self.pop_local().or_else(|| self.pop_injector())
+        self.pop_local()
+            .or_else(|| self.pop_injector())
+            // The end of a streak moved the newest next-slot task to the
+            // back of its queue; if that was the ring, a thief may have
+            // taken it already, and the next slots may still hold tasks
+            // that no one else can run: the worker must not go looking
+            // for work (and park) with them there.
+            .or_else(|| self.take_next())
     }
 
     /// The task in the next slot, unless the slot's streak is used up:
@@ -274,10 +307,7 @@ impl Local {
     /// The oldest of this worker's stealable tasks: they are, oldest first,
     /// in the refill queue, the spill, then the ring.
     fn pop_oldest(&self) -> Option<TaskRef> {
-        let mut refill = self.refill.take();
-        let node = refill.pop_front();
-        self.refill.set(refill);
-        if let Some(node) = node {
+        if let Some(node) = self.with_refill(IntrusiveQueue::pop_front) {
             // SAFETY: only `TaskRef`s go into the refill queue
             // (`refill_from_spill`); the node left it with the right to run.
             return Some(unsafe { TaskRef::from_raw(node) });
@@ -293,14 +323,12 @@ impl Local {
     /// Takes the oldest half ring's worth of the spill into the refill
     /// queue and returns the first.
     fn refill_from_spill(&self) -> Option<TaskRef> {
-        let mut refill = self.refill.take();
         let (first, put_back) = self.remote().spill.pop_batch(HALF, |node| {
             // SAFETY: the node left the spill, where only `TaskRef`s go,
             // and is in no other queue.
-            unsafe { refill.push_back(node) };
+            self.with_refill(|refill| unsafe { refill.push_back(node) });
             Ok(())
         });
-        self.refill.set(refill);
         if put_back && self.shared.threads > 1 {
             self.shared.notify_work();
         }
@@ -308,9 +336,7 @@ impl Local {
     }
 
     fn pop_pinned(&self) -> Option<TaskRef> {
-        let mut queue = self.pinned.take();
-        let node = queue.pop_front();
-        self.pinned.set(queue);
+        let node = self.with_pinned(IntrusiveQueue::pop_front);
         // SAFETY: only `TaskRef`s go into the pinned queue (`push_back`,
         // `drain_inbox`); the node left it, so the right moves on.
         node.map(|node| unsafe { TaskRef::from_raw(node) })
@@ -328,9 +354,7 @@ impl Local {
     /// queue.
     fn drain_inbox(&self) {
         let mut arrived = self.remote().inbox.take_all();
-        let mut queue = self.pinned.take();
-        queue.append(&mut arrived);
-        self.pinned.set(queue);
+        self.with_pinned(|queue| queue.append(&mut arrived));
     }
 
     /// Takes a batch from the injector: runs the first, queues the rest on
