@@ -3,9 +3,9 @@
 //! A fiber is a function on its own stack that blocks like a thread
 //! ([`spindle_exec::wait`], [`park`], [`yield_now`], and every blocking
 //! call of spindle's primitives) but costs what a task costs: spawning one
-//! takes a pooled stack and allocates nothing, a parked one holds one page,
-//! and a switch is a few nanoseconds. While a fiber waits, its worker
-//! thread runs other fibers and tasks.
+//! takes a pooled stack and allocates nothing (a named one allocates its
+//! name), a parked one holds one page, and a switch is a few nanoseconds.
+//! While a fiber waits, its worker thread runs other fibers and tasks.
 //!
 //! ```
 //! use spindle_exec::{StealPool, wait};
@@ -56,9 +56,15 @@
 //! - Keep per-fiber state in [`fiber_local!`] values: they belong to the
 //!   fiber, move with it, and are dropped when it ends.
 //!
-//! A fiber that a shut-down executor cancels while it is suspended is
-//! unwound (its destructors run) if the cancel happens on its own thread,
-//! and leaked otherwise.
+//! A pinned fiber that is stopped while it is suspended is unwound (its
+//! destructors run) if that happens on its own thread, and leaked
+//! otherwise: its stack, and whatever its frames hold, are never freed
+//! and its destructors never run (a lock guard held across the suspension
+//! stays locked). That is the case when a shut-down executor cancels it
+//! from another thread, when `JoinHandle::abort` is called on another
+//! thread, and when its last waker is dropped on another thread while it
+//! waits. Leaking is sound (everything a fiber holds is `'static`); a
+//! later version will send these to the fiber's own worker instead.
 //!
 //! # Waiting
 //!
