@@ -459,10 +459,16 @@ where
         // provenance, and nobody else refers to the task now. The memory is
         // read out first (`ManuallyDrop`: the in-place drop skips it), and
         // released after the last use of the place.
-        unsafe {
-            let memory = ManuallyDrop::into_inner(ptr::read(&(*this).memory));
-            ptr::drop_in_place(this);
-            memory.release(ptr.cast(), Layout::new::<Self>());
+        let memory = unsafe { ManuallyDrop::into_inner(ptr::read(&(*this).memory)) };
+        // A destructor that panics (an unfinished future's, or the
+        // output's) has no one to report to here (a waker or handle being
+        // dropped, anywhere): swallowed, and the memory goes back anyway.
+        // SAFETY: as above; dropped once, here.
+        let dropped = catch_unwind(AssertUnwindSafe(|| unsafe { ptr::drop_in_place(this) }));
+        // SAFETY: as above: the place is no longer used.
+        unsafe { memory.release(ptr.cast(), Layout::new::<Self>()) };
+        if let Err(payload) = dropped {
+            drop_quietly(payload);
         }
     }
 }
