@@ -42,7 +42,9 @@ std::thread_local! {
 }
 
 /// The mark of a thread whose thread-locals are already gone.
-const TORN_DOWN: u64 = u64::MAX - 1;
+/// Every thread in its teardown gets this one, so it never counts as a
+/// pinned fiber's own thread (see `FiberFuture`).
+pub(crate) const TORN_DOWN: u64 = u64::MAX - 1;
 
 impl ThreadState {
     /// This thread's mark; the first call installs the fiber blocker.

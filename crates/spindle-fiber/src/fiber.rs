@@ -183,7 +183,8 @@ impl<T: 'static> Future for FiberFuture<T> {
         }
         // Also installs the fiber blocker, on a thread's first fiber.
         let thread = current::thread_mark();
-        if this.home != thread {
+        // A thread in teardown has no mark of its own: never home.
+        if this.home != thread || thread == current::TORN_DOWN {
             if this.home == UNSTARTED {
                 this.home = thread;
             } else if this.home != MOVABLE {
@@ -214,10 +215,11 @@ impl<T: 'static> Drop for FiberFuture<T> {
             return;
         }
         let home = self.home;
+        let here = current::thread_mark();
         let started_elsewhere = home != MOVABLE
             && home != UNSTARTED
             && !self.coroutine.is_finished()
-            && home != current::thread_mark();
+            && (home != here || here == current::TORN_DOWN);
         if started_elsewhere {
             // Unwinding it here would run its destructors on a thread it
             // does not live on (its executor shut down and a wake on
