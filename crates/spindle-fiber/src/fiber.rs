@@ -59,6 +59,10 @@ use crate::local::Locals;
 const MOVABLE: u64 = u64::MAX;
 /// `FiberFuture::home` of a pinned fiber that has not run yet.
 const UNSTARTED: u64 = 0;
+/// `FiberFuture::home` of a pinned fiber that started on a thread in its
+/// teardown ([`current::TORN_DOWN`]): a mark no thread has, so it never
+/// runs again, anywhere.
+const NOWHERE: u64 = u64::MAX - 2;
 
 /// A cache line: the task's alignment on the stack.
 const LINE: usize = 64;
@@ -77,7 +81,7 @@ pub(crate) type FiberSuspender = Suspender<Resume, ()>;
 #[repr(C)]
 pub(crate) struct FiberFuture<T: 'static> {
     /// The thread a pinned fiber lives on ([`current::thread_mark`]),
-    /// [`UNSTARTED`] before its first run, or [`MOVABLE`].
+    /// [`UNSTARTED`] before its first run, [`NOWHERE`], or [`MOVABLE`].
     home: u64,
     leaked: bool,
     /// `ManuallyDrop`: a pinned fiber stopped on a thread other than its
@@ -183,10 +187,16 @@ impl<T: 'static> Future for FiberFuture<T> {
         }
         // Also installs the fiber blocker, on a thread's first fiber.
         let thread = current::thread_mark();
-        // A thread in teardown has no mark of its own: never home.
-        if this.home != thread || thread == current::TORN_DOWN {
+        // At home: one comparison (no home is ever `TORN_DOWN`, see below).
+        if this.home != thread {
             if this.home == UNSTARTED {
-                this.home = thread;
+                // A thread in teardown has no mark of its own: a fiber that
+                // starts there gets a home no thread has.
+                this.home = if thread == current::TORN_DOWN {
+                    NOWHERE
+                } else {
+                    thread
+                };
             } else if this.home != MOVABLE {
                 this.leak();
                 panic!(

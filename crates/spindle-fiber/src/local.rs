@@ -68,6 +68,11 @@ impl Locals {
     /// ones, dropped in turn (a bounded number of rounds, then leaked, as
     /// `thread_local!` bounds it).
     pub(crate) fn clear(&self) {
+        // SAFETY: a shared look at the vector, dropped at once.
+        if unsafe { &*self.slots.get() }.capacity() == 0 {
+            // Never used (most fibers): nothing to drop, nothing to free.
+            return;
+        }
         for _ in 0..8 {
             // SAFETY: taken out whole, so no reference into it remains;
             // values dropped below may refill the (new, empty) vector.

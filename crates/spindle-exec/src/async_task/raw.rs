@@ -440,7 +440,12 @@ where
             // `dst` is valid for this type.
             unsafe {
                 debug_assert!(!matches!(*stage, Stage::Pending(_)));
-                if let Stage::Finished(result) = mem::replace(&mut *stage, Stage::Consumed) {
+                // Moves the result out, then marks the stage consumed
+                // without dropping it: only the result is copied, not the
+                // whole stage (a fiber's future is larger than its output).
+                if let Stage::Finished(result) = &*stage {
+                    let result = ptr::read(result);
+                    ptr::write(stage, Stage::Consumed);
                     dst.write(Some(result));
                 }
             }
