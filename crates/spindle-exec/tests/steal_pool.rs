@@ -92,7 +92,8 @@ fn current_worker_is_known_only_on_workers() {
 
 #[test]
 fn next_hint_runs_newest_first_before_queued_back_tasks() {
-    // One worker, so no other can steal and change the order.
+    // One worker, so no other can steal and change the order, and none
+    // wants work: the worker keeps every `Next` task to itself.
     let pool = pool(1);
     let order = Arc::new(Mutex::new(Vec::new()));
     let names = [
@@ -113,8 +114,6 @@ fn next_hint_runs_newest_first_before_queued_back_tasks() {
             for task in tasks.by_ref().take(3) {
                 executor.submit(task, Hint::Back);
             }
-            // The worker keeps the newest 8 `Next` tasks; the ninth push
-            // sends the oldest, `n1`, to the back of the queue.
             for task in tasks {
                 executor.submit(task, Hint::Next);
             }
@@ -125,7 +124,7 @@ fn next_hint_runs_newest_first_before_queued_back_tasks() {
     assert_eq!(
         *order.lock().unwrap(),
         [
-            "n9", "n8", "n7", "n6", "n5", "n4", "n3", "n2", "a", "b", "c", "n1"
+            "n9", "n8", "n7", "n6", "n5", "n4", "n3", "n2", "n1", "a", "b", "c"
         ]
     );
 }

@@ -303,6 +303,13 @@ impl Idle {
         }
     }
 
+    /// Whether some worker searches or sleeps now (a snapshot): whether
+    /// work made stealable would find a taker.
+    pub(crate) fn wants_work(&self) -> bool {
+        let state = self.state.load(Ordering::Relaxed);
+        searching(state) > 0 || unparked(state) < self.workers
+    }
+
     /// How many workers search now (a snapshot).
     pub(crate) fn searching(&self) -> usize {
         searching(self.state.load(Ordering::Relaxed))

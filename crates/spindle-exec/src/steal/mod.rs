@@ -87,11 +87,12 @@ use std::sync::Arc;
 ///
 /// 1. every 61st task, the shared **injector** first, so tasks from
 ///    outside are not starved;
-/// 2. **next slots** holding up to 8 tasks, newest first, for
+/// 2. **next slots** holding up to 64 tasks, newest first, for
 ///    [`Hint::Next`]: the task a running task just woke (or spawned) runs
 ///    next, while what it touches is still in the cache, and a fork-join
-///    tree runs depth first. A push beyond 8 sends the oldest to the back
-///    of the queue. A chain of such tasks runs at most 64 in a row; then
+///    tree runs depth first. While another worker looks for work, a worker
+///    keeps only 8 and sends the oldest to the back of its queue, where the
+///    other can steal it; a push beyond 64 does so too. A chain of such tasks runs at most 64 in a row; then
 ///    the newest goes to the back of the queue, so queued tasks are not
 ///    starved;
 /// 3. its FIFO of [`Hint::Back`] tasks, oldest first: a bounded lock-free
@@ -107,8 +108,8 @@ use std::sync::Arc;
 ///    tries a few rounds, spinning then yielding, before it parks.
 ///
 /// [`submit`](Executor::submit) called on one of this pool's workers
-/// queues locally: `Next` into the next slots (the oldest of a full set
-/// goes to the back), `Back` onto the ring, and `Inline` runs the task at once,
+/// queues locally: `Next` into the next slots (the oldest goes to the back
+/// when the slots are full, or hold 8 while another worker wants work), `Back` onto the ring, and `Inline` runs the task at once,
 /// inside `submit`, unless the worker is already inside an inline run
 /// (then it is `Next`). Called on any other thread, it queues on the
 /// injector (`Next` and `Inline` at its front) and wakes a worker if none

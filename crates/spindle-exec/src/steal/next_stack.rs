@@ -7,15 +7,17 @@
 //! stack runs the newest (the smallest subtrees) first and leaves the
 //! oldest (the largest) in the ring, where idle workers steal them: depth
 //! first at home, breadth first for thieves, as in a Chase-Lev deque,
-//! with few tasks alive at once. Thieves never see the stack, so it stays
-//! small.
+//! with few tasks alive at once. Thieves never see the stack, so while
+//! another worker wants work its owner keeps only a few (`worker.rs`,
+//! `SHARED_DEPTH`) and moves the oldest ([`NextStack::pop_oldest`]) to
+//! its ring.
 
 use core::cell::Cell;
 
 use crate::task::TaskRef;
 
 /// How many tasks the stack holds; a push beyond evicts the oldest.
-pub(super) const DEPTH: usize = 8;
+pub(super) const DEPTH: usize = 64;
 
 /// A task in the stack, and whether it is pinned to this worker.
 type Entry = (TaskRef, bool);
@@ -55,6 +57,19 @@ impl NextStack {
         let len = self.len.get().checked_sub(1)?;
         self.len.set(len);
         self.slots[(self.start.get() + len) % DEPTH].take()
+    }
+
+    /// Takes the oldest task.
+    pub(super) fn pop_oldest(&self) -> Option<Entry> {
+        let (start, len) = (self.start.get(), self.len.get());
+        let len = len.checked_sub(1)?;
+        self.start.set((start + 1) % DEPTH);
+        self.len.set(len);
+        self.slots[start].take()
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.len.get()
     }
 
     pub(super) fn is_empty(&self) -> bool {
@@ -100,6 +115,16 @@ mod tests {
             popped.push((task.as_ptr(), pinned));
         }
         let expected: Vec<_> = (3..DEPTH + 3).rev().map(|i| (at(i), i % 2 == 0)).collect();
+        // Put two back, and take the oldest first, from the other end.
+        for (i, node) in nodes.iter().enumerate().take(2) {
+            assert!(stack.push(task_ref(node), i == 0).is_none());
+        }
+        assert_eq!(stack.len(), 2);
+        let oldest = stack
+            .pop_oldest()
+            .map(|(task, pinned)| (task.as_ptr(), pinned));
+        assert_eq!(oldest, Some((at(0), true)));
+        assert_eq!(stack.pop().map(|(task, _)| task.as_ptr()), Some(at(1)));
         assert_eq!(popped, expected);
         assert!(stack.is_empty());
     }

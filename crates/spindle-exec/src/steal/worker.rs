@@ -32,6 +32,10 @@ const INJECTOR_INTERVAL: u32 = 61;
 /// (at 8, fib(25) on fibers held ~10,000 stacks at once; at 64, ~1,500).
 const MAX_NEXT_STREAK: u32 = 64;
 
+/// How many next-slot tasks a worker keeps to itself while another worker
+/// looks for work; with every worker busy it keeps up to `next_stack::DEPTH`.
+const SHARED_DEPTH: usize = 8;
+
 /// How deeply [`Hint::Inline`] runs may nest on a worker: 1, so a task
 /// submitted inline while another inline run is under way goes to the next
 /// slot instead, and chains of inline wake-ups cannot grow the stack.
@@ -161,6 +165,12 @@ impl Local {
     fn push_next(&self, task: TaskRef, pinned: bool) {
         if let Some((evicted, was_pinned)) = self.next.push(task, pinned) {
             self.push_back(evicted, was_pinned);
+        } else if self.next.len() > SHARED_DEPTH && self.shared.idle.wants_work() {
+            // Another worker looks for work: the oldest (in a fork-join
+            // tree, the largest subtree) goes where it can take it.
+            if let Some((oldest, was_pinned)) = self.next.pop_oldest() {
+                self.push_back(oldest, was_pinned);
+            }
         }
     }
 
