@@ -141,7 +141,7 @@ fn the_lowest_stack_of_an_unguarded_slab_hits_the_slabs_guard() {
     }
     let stderr = run_child("the_lowest_stack_of_an_unguarded_slab_hits_the_slabs_guard");
     assert!(
-        stderr.contains("coroutine 'slab-bottom' overflowed its stack of 16368 bytes"),
+        stderr.contains("coroutine 'slab-bottom' overflowed its stack of 16320 bytes"),
         "{stderr}"
     );
     assert!(stderr.contains("guard page"), "{stderr}");

@@ -48,6 +48,30 @@ pub trait Executor: Send + Sync {
         let _ = hint;
         Err(SubmitToError::new(task, worker, 0))
     }
+
+    /// Picks the worker a pinned task lives on, asked on the worker about
+    /// to run it for the first time; `None` if the calling thread is not
+    /// one of this executor's workers.
+    ///
+    /// The task has not started, so it can still go anywhere: if another
+    /// worker is returned, the task is sent there with
+    /// [`submit_to`](Self::submit_to) and starts there. An executor can
+    /// spread pinned tasks over its workers this way, since it cannot move
+    /// them later. The default binds the task where it is
+    /// ([`worker_index`](Self::worker_index)). Each binding is ended by one
+    /// call of [`unbind_pinned`](Self::unbind_pinned) when the task ends.
+    #[inline]
+    fn bind_pinned(&self) -> Option<usize> {
+        self.worker_index()
+    }
+
+    /// A pinned task that [`bind_pinned`](Self::bind_pinned) gave to
+    /// `worker` has ended (finished, been cancelled or been freed). The
+    /// default does nothing.
+    #[inline]
+    fn unbind_pinned(&self, worker: usize) {
+        let _ = worker;
+    }
 }
 
 /// An executor that tasks can keep a reference to, to resubmit themselves
@@ -77,35 +101,41 @@ impl<E: Executor + ?Sized + 'static> Spawner for Arc<E> {
     }
 }
 
-impl<E: Executor + ?Sized> Executor for Arc<E> {
-    #[inline]
-    fn submit(&self, task: TaskRef, hint: Hint) {
-        (**self).submit(task, hint)
-    }
-    #[inline]
-    fn worker_index(&self) -> Option<usize> {
-        (**self).worker_index()
-    }
-    #[inline]
-    fn submit_to(&self, worker: usize, task: TaskRef, hint: Hint) -> Result<(), SubmitToError> {
-        (**self).submit_to(worker, task, hint)
-    }
+/// Implements `Executor` for pointers to executors, forwarding every
+/// method (the defaults would hide the pointee's own).
+macro_rules! forward_executor {
+    ($($pointer:ty),+) => {$(
+        impl<E: Executor + ?Sized> Executor for $pointer {
+            #[inline]
+            fn submit(&self, task: TaskRef, hint: Hint) {
+                (**self).submit(task, hint)
+            }
+            #[inline]
+            fn worker_index(&self) -> Option<usize> {
+                (**self).worker_index()
+            }
+            #[inline]
+            fn submit_to(
+                &self,
+                worker: usize,
+                task: TaskRef,
+                hint: Hint,
+            ) -> Result<(), SubmitToError> {
+                (**self).submit_to(worker, task, hint)
+            }
+            #[inline]
+            fn bind_pinned(&self) -> Option<usize> {
+                (**self).bind_pinned()
+            }
+            #[inline]
+            fn unbind_pinned(&self, worker: usize) {
+                (**self).unbind_pinned(worker)
+            }
+        }
+    )+};
 }
 
-impl<E: Executor + ?Sized> Executor for &E {
-    #[inline]
-    fn submit(&self, task: TaskRef, hint: Hint) {
-        (**self).submit(task, hint)
-    }
-    #[inline]
-    fn worker_index(&self) -> Option<usize> {
-        (**self).worker_index()
-    }
-    #[inline]
-    fn submit_to(&self, worker: usize, task: TaskRef, hint: Hint) -> Result<(), SubmitToError> {
-        (**self).submit_to(worker, task, hint)
-    }
-}
+forward_executor!(Arc<E>, &E);
 
 /// [`Executor::submit_to`] named a worker the executor does not have. The
 /// task is handed back: submit it elsewhere, run or cancel it (dropping it

@@ -115,7 +115,7 @@ impl<T: 'static> FiberFuture<T> {
         let locals_offset = task_layout.size().next_multiple_of(align_of::<Locals>());
         let flag_offset = locals_offset + size_of::<Locals>();
         let reserved = Layout::from_size_align(
-            flag_offset + size_of::<Cell<bool>>() + colour(stack.base()),
+            flag_offset + size_of::<Cell<bool>>() + stack.colour(),
             task_layout.align().max(LINE),
         )
         .expect("a task's layout plus the locals and a flag is a layout");
@@ -240,29 +240,6 @@ impl<T: 'static> Drop for FiberFuture<T> {
         // it: they are released after the future, when the task is freed.
         unsafe { ManuallyDrop::drop(&mut self.coroutine) };
     }
-}
-
-/// Bytes to shift a fiber's task and frames down by, from its stack's
-/// address: 0 to 1,984 in steps of a cache line.
-///
-/// Stacks are page-aligned, so without it every fiber's hot lines (task,
-/// first frames) would sit at the same offset in their pages and compete
-/// for the same few sets of the caches: with a thousand fibers taking
-/// turns, each turn missed the L1 and L2 caches. Thirty-two colours spread
-/// them over half a page's worth of sets (measured with callgrind's cache
-/// model of this machine's L1 and L2, 1,000 fibers yielding in turn on one
-/// thread: about 6 L2 misses per yield with 16 colours, 2 with 32, 1 with
-/// 64, the one left being the stack's top line, which spindle-coro writes
-/// on every resume) and still leave a parked fiber's task and frames on
-/// its stack's top page (64 colours did not: `idle_memory` grew from 4,096
-/// to 4,800 bytes per fiber); the frames of a fiber shifted the most have
-/// about 1.5 KiB there before they reach the next page.
-fn colour(base: NonNull<u8>) -> usize {
-    const COLOURS: usize = 32;
-    let page = base.as_ptr() as usize >> 12;
-    // Fibonacci hashing: neighbouring stacks get unrelated colours.
-    let hash = page.wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize);
-    (hash >> (usize::BITS - COLOURS.trailing_zeros())) * LINE
 }
 
 /// The part of a pooled stack a fiber's coroutine runs on: the whole

@@ -216,6 +216,53 @@ fn pinned_fibers_stay_on_one_thread_under_load_and_movable_ones_move() {
 }
 
 #[test]
+fn pinned_fibers_spawned_in_a_burst_spread_over_the_workers() {
+    // A root fiber spawns long-lived fibers in a burst. Each starts (and
+    // stays) wherever it is first run: without the pool's balancing most
+    // would start on the root's worker, which runs them while the other
+    // only gets what it steals.
+    const FIBERS: usize = 400;
+    let pool = StealPool::new(2).unwrap();
+    bounded("balance", move || {
+        let release = Arc::new(AtomicBool::new(false));
+        let handle = pool.handle();
+        let fibers = {
+            let release = release.clone();
+            spindle_fiber::spawn(&pool, move || {
+                (0..FIBERS)
+                    .map(|_| {
+                        let (release, handle) = (release.clone(), handle.clone());
+                        spindle_fiber::spawn(&handle.clone(), move || {
+                            let worker = handle.worker_index().unwrap();
+                            while !release.load(Ordering::Relaxed) {
+                                yield_now();
+                            }
+                            worker
+                        })
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .join()
+            .unwrap()
+        };
+        // Every fiber has started (and the root has ended) before any ends.
+        while pool.metrics().pinned_tasks < FIBERS {
+            thread::sleep(Duration::from_millis(1));
+        }
+        release.store(true, Ordering::Relaxed);
+        let mut per_worker = [0; 2];
+        for fiber in fibers {
+            per_worker[fiber.join().unwrap()] += 1;
+        }
+        assert!(
+            per_worker.iter().all(|&n| n >= FIBERS * 3 / 8),
+            "fibers per worker: {per_worker:?}"
+        );
+        assert_eq!(pool.metrics().pinned_tasks, 0);
+    });
+}
+
+#[test]
 fn a_panic_reaches_the_joiner_with_its_payload() {
     let pool = StealPool::new(2).unwrap();
     let fiber = spindle_fiber::spawn(&pool, || {

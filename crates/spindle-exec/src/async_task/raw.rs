@@ -233,10 +233,19 @@ where
             return unsafe { Header::drop_ref(ptr) };
         }
         if this.header.home.load(Ordering::Relaxed) == UNBOUND {
-            // The first run of a pinned task: its home is here, if the
-            // executor can send tasks back here.
-            let home = this.executor.worker_index().unwrap_or(UNPINNED);
-            this.header.home.store(home, Ordering::Relaxed);
+            // The first run of a pinned task: the executor picks its home
+            // (here, or a less loaded worker), if it can send tasks there.
+            let home = this.executor.bind_pinned();
+            this.header
+                .home
+                .store(home.unwrap_or(UNPINNED), Ordering::Relaxed);
+            if let Some(home) = home
+                && Some(home) != this.executor.worker_index()
+            {
+                // SAFETY: we hold `RUNNING` and the `TaskRef`'s reference;
+                // nothing ran yet, so the task can start there instead.
+                return unsafe { Self::requeue_unstarted(ptr) };
+            }
         }
         // SAFETY: the task outlives the guard, dropped in this function.
         let current = unsafe { CurrentGuard::enter(ptr) };
@@ -323,6 +332,39 @@ where
         }
     }
 
+    /// Gives up a first run before the poll, for the task to start on its
+    /// home instead ([`Executor::bind_pinned`] chose another worker).
+    ///
+    /// # Safety
+    /// - The caller holds `RUNNING` and a reference (a `TaskRef`'s), and
+    ///   has not polled the future.
+    #[cold]
+    unsafe fn requeue_unstarted(ptr: NonNull<Header>) {
+        // SAFETY: a reference keeps the task alive.
+        let header = unsafe { ptr.as_ref() };
+        match header.state.transition_to_yielded() {
+            // SAFETY: the transition kept `SCHEDULED` and handed our
+            // reference to the `TaskRef` that `schedule` submits home.
+            ToIdle::Yielded => unsafe { Self::schedule(ptr, Hint::Back) },
+            // SAFETY: we still hold `RUNNING` and the reference.
+            ToIdle::Cancelled => unsafe {
+                Self::cancel_running(ptr);
+                Header::drop_ref(ptr);
+            },
+            _ => unreachable!("a yield either stays scheduled or is cancelled"),
+        }
+    }
+
+    /// Ends the binding [`Executor::bind_pinned`] made, if it made one:
+    /// called once, when the future is gone (`finish`, or `dealloc` of an
+    /// unfinished task).
+    fn unbind(&self) {
+        let home = self.header.home.load(Ordering::Relaxed);
+        if home < UNBOUND {
+            self.executor.unbind_pinned(home);
+        }
+    }
+
     /// `TaskVTable::cancel`: the executor will never run this `TaskRef`.
     ///
     /// # Safety
@@ -381,6 +423,7 @@ where
         // SAFETY: the stage is ours (`RUNNING`) and holds no live value.
         this.stage
             .with_mut(|stage| unsafe { ptr::write(stage, Stage::Finished(result)) });
+        this.unbind();
 
         let prev = this.header.state.transition_to_complete();
         if !prev.has_join_handle() {
@@ -465,6 +508,17 @@ where
         // read out first (`ManuallyDrop`: the in-place drop skips it), and
         // released after the last use of the place.
         let memory = unsafe { ManuallyDrop::into_inner(ptr::read(&(*this).memory)) };
+        // SAFETY: as above.
+        let task = unsafe { &*this };
+        let unfinished = task.stage.with(|stage| {
+            // SAFETY: nobody else refers to the task, so neither to its
+            // stage.
+            matches!(unsafe { &*stage }, Stage::Pending(_))
+        });
+        if unfinished {
+            // Never finished: its binding ends here.
+            task.unbind();
+        }
         // A destructor that panics (an unfinished future's, or the
         // output's) has no one to report to here (a waker or handle being
         // dropped, anywhere): swallowed, and the memory goes back anyway.

@@ -29,6 +29,9 @@ pub struct StealMetrics {
     pub panicked: u64,
     /// Tasks waiting in the shared injector queue right now.
     pub injector_depth: usize,
+    /// Pinned tasks (fibers, by default) bound to a worker right now: they
+    /// have started and not yet ended.
+    pub pinned_tasks: usize,
 }
 
 /// One worker's counters. Each is written only by its worker's thread,

@@ -118,6 +118,18 @@ use std::sync::Arc;
 /// running task blocks the thread, they wait with it; the rest of its
 /// queue is stolen by idle workers.
 ///
+/// # Pinned tasks
+/// A pinned task (a fiber, unless spawned movable) stays on the worker it
+/// starts on. Since it can never be moved later, the pool chooses that
+/// worker when the task first runs ([`Executor::bind_pinned`]). A worker
+/// that already holds 32 or more pinned tasks compares its count with
+/// that of one other worker, picked at random. If it holds more than 8
+/// (plus a sixteenth) above that worker, the task goes to that worker
+/// instead, before it starts. Long-lived fibers spawned in a burst on one
+/// worker are spread evenly in this way, while short-lived ones run where
+/// they were spawned. [`StealMetrics::pinned_tasks`] counts the pinned
+/// tasks bound right now.
+///
 /// # Shutdown
 /// [`shutdown`](Self::shutdown), [`shutdown_background`](Self::shutdown_background)
 /// or dropping the last handle starts it. The workers go on until every
@@ -291,6 +303,14 @@ impl Executor for StealPool {
     fn submit_to(&self, worker: usize, task: TaskRef, hint: Hint) -> Result<(), SubmitToError> {
         StealPool::submit_to(self, worker, task, hint)
     }
+    /// Here, or another worker if this one holds clearly more pinned tasks
+    /// (see [Pinned tasks](Self#pinned-tasks)).
+    fn bind_pinned(&self) -> Option<usize> {
+        self.shared().bind_pinned()
+    }
+    fn unbind_pinned(&self, worker: usize) {
+        self.shared().unbind_pinned(worker);
+    }
 }
 
 /// Tasks hold a [`StealHandle`], which does not keep the pool running.
@@ -323,6 +343,12 @@ impl Executor for StealHandle {
     #[inline]
     fn submit_to(&self, worker: usize, task: TaskRef, hint: Hint) -> Result<(), SubmitToError> {
         submit_to(&self.shared, worker, task, hint)
+    }
+    fn bind_pinned(&self) -> Option<usize> {
+        self.shared.bind_pinned()
+    }
+    fn unbind_pinned(&self, worker: usize) {
+        self.shared.unbind_pinned(worker);
     }
 }
 

@@ -7,7 +7,7 @@ use super::idle::{Idle, Wake};
 use super::injector::LockedQueue;
 use super::metrics::{Counters, StealMetrics};
 use super::ring::Ring;
-use super::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
+use super::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use super::worker::{Local, current_local, current_pool};
 use crate::task::{Hint, Task, TaskRef};
 use core::ptr;
@@ -15,6 +15,13 @@ use spindle_core::CachePadded;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Mutex, PoisonError};
 use std::thread::JoinHandle;
+
+/// How many pinned tasks a worker holds before it looks at another
+/// worker's count when it binds one ([`Shared::bind_pinned`]).
+const BALANCE_FROM: usize = 32;
+/// How many more pinned tasks than the other worker (plus 1/16 of the
+/// other's count) a worker holds before it sends a new one there.
+const BALANCE_SLACK: usize = 8;
 
 /// One worker's part of [`Shared`]: what other threads reach.
 pub(super) struct Remote {
@@ -27,6 +34,10 @@ pub(super) struct Remote {
     /// Tasks sent to this worker alone, from other threads.
     pub(super) inbox: LockedQueue,
     pub(super) counters: CachePadded<Counters>,
+    /// Pinned tasks bound to this worker and not yet ended
+    /// ([`Shared::bind_pinned`]). Its own line: other workers read it when
+    /// they bind, the owner updates it.
+    pub(super) pinned_tasks: CachePadded<AtomicUsize>,
 }
 
 /// What a pool's handles and workers share.
@@ -55,6 +66,7 @@ impl Shared {
                     spill: LockedQueue::new(),
                     inbox: LockedQueue::new(),
                     counters: CachePadded::new(Counters::new()),
+                    pinned_tasks: CachePadded::new(AtomicUsize::new(0)),
                 })
                 .collect(),
             injector: LockedQueue::new(),
@@ -125,6 +137,44 @@ impl Shared {
                 self.idle.wake_worker(index);
             }
             Err(task) => self.cancel(task),
+        }
+    }
+
+    /// Picks the worker a pinned task starting on this thread lives on
+    /// (`None` off the pool's workers): this one, unless it already holds
+    /// clearly more pinned tasks than another worker picked at random.
+    ///
+    /// Pinned tasks never move once started, and they start wherever they
+    /// are first run: a burst spawned on one worker would mostly stay on
+    /// it while thieves only take what they reach before it runs. Two
+    /// random choices, as in load balancing, spread them with one read of
+    /// another worker's count, and only once this worker holds
+    /// [`BALANCE_FROM`] of them: short-lived ones (fork-join) never pay.
+    pub(super) fn bind_pinned(&self) -> Option<usize> {
+        let local = self.local()?;
+        let own = local.index;
+        let load = |worker: usize| self.remotes[worker].pinned_tasks.load(Ordering::Relaxed);
+        let mut home = own;
+        if self.threads > 1 {
+            let mine = load(own);
+            if mine >= BALANCE_FROM {
+                let other = (own + 1 + local.random_below(self.threads - 1)) % self.threads;
+                let theirs = load(other);
+                if mine > theirs + BALANCE_SLACK + theirs / 16 {
+                    home = other;
+                }
+            }
+        }
+        self.remotes[home]
+            .pinned_tasks
+            .fetch_add(1, Ordering::Relaxed);
+        Some(home)
+    }
+
+    /// Ends a binding of [`bind_pinned`](Self::bind_pinned).
+    pub(super) fn unbind_pinned(&self, worker: usize) {
+        if let Some(remote) = self.remotes.get(worker) {
+            remote.pinned_tasks.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
@@ -225,6 +275,11 @@ impl Shared {
         sum.submitted += self.injector.accepted();
         sum.panicked += self.panics_elsewhere.load(Ordering::Relaxed);
         sum.injector_depth = self.injector.len();
+        sum.pinned_tasks = self
+            .remotes
+            .iter()
+            .map(|remote| remote.pinned_tasks.load(Ordering::Relaxed))
+            .sum();
         sum
     }
 }

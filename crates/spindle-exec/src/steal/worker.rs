@@ -504,6 +504,11 @@ impl Local {
         first
     }
 
+    /// A random number below `n` (`n > 0`).
+    pub(super) fn random_below(&self, n: usize) -> usize {
+        (self.random() % n as u64) as usize
+    }
+
     fn random(&self) -> u64 {
         let mut x = self.rng.get();
         x ^= x << 13;

@@ -1,26 +1,30 @@
-//! Per-thread free lists of pooled stacks, threaded through the free
-//! stacks themselves.
+//! Per-thread caches of pooled stacks: a small array of entries per size
+//! class, so taking or returning a stack touches none of its memory.
 //!
-//! For each size class a thread keeps a head and a count in one
-//! const-initialized thread-local without a destructor, so the fast paths
-//! are a few loads and stores with no lazy-initialization check. A list
-//! entry is a stack's base address with its [`Kind`](super::Kind) in the
-//! two low bits (bases are 16-byte aligned); a free stack keeps the entry of the next
-//! one in the word just below its base, which no one else uses while the
-//! stack is free.
+//! A cached stack's memory is usually cold (a fiber that ran long ago, on
+//! another core): a list threaded through the free stacks cost a cache
+//! miss and a page walk on every take and every return. An entry is a
+//! stack's base address with its [`Kind`](super::Kind) in the two low bits
+//! (bases are 16-byte aligned). Taking a stack also prefetches the lines
+//! the next take's coroutine will write ([`prefetch_start`]), so a burst
+//! of spawns does not wait on them one by one.
 //!
-//! Stacks must not be stranded when a thread exits:
-//! 1. counts start at [`UNREGISTERED`], which refuses pushes as a full list
-//!    does, so a thread's first push (and its first take, which finds the
-//!    list empty) goes through the slow path; that registers a [`Drain`]
-//!    guard (a thread-local with a destructor) and sets the counts to 0;
+//! The arrays live in one const-initialized thread-local without a
+//! destructor, so the fast paths are a few loads and stores with no
+//! lazy-initialization check. Stacks must not be stranded when a thread
+//! exits:
+//! 1. counts start at [`UNREGISTERED`], which refuses pushes as a full
+//!    cache does, so a thread's first push (and its first take, which finds
+//!    the cache empty) goes through the slow path; that registers a
+//!    [`Drain`] guard (a thread-local with a destructor) and sets the counts
+//!    to 0;
 //! 2. the guard's destructor moves every cached stack to the global lists
 //!    and closes the cache by setting every count to [`CLOSED`];
 //! 3. a closed cache refuses pushes, so stacks freed later in the thread's
 //!    teardown go to the global lists directly.
 //!
 //! So the one comparison `count >= LIMIT` on the push path covers a full
-//! list, an unregistered thread and an exiting one.
+//! cache, an unregistered thread and an exiting one.
 
 use super::{CLASSES, Kind, Raw};
 use core::cell::Cell;
@@ -28,68 +32,73 @@ use core::ptr::NonNull;
 
 /// Stacks a thread keeps per class before handing half to the global list.
 pub(super) const LIMIT: usize = 64;
-/// A count no list reaches: the cache of an exiting thread.
+/// A count no cache reaches: the cache of an exiting thread.
 const CLOSED: usize = usize::MAX;
-/// A count no list reaches: a thread whose [`Drain`] is not registered.
+/// A count no cache reaches: a thread whose [`Drain`] is not registered.
 const UNREGISTERED: usize = usize::MAX - 1;
-/// Lists per thread: a power of two at least [`CLASSES`], so indexing with
-/// `class & (SLOTS - 1)` needs no bounds check.
+/// Caches per thread: a power of two at least [`CLASSES`], so indexing
+/// with `class & (SLOTS - 1)` needs no bounds check.
 const SLOTS: usize = CLASSES.next_power_of_two();
 
-struct Lists {
-    heads: [Cell<usize>; SLOTS],
-    counts: [Cell<usize>; SLOTS],
+struct Cache {
+    entries: [Cell<usize>; LIMIT],
+    count: Cell<usize>,
 }
 
 thread_local! {
-    static LISTS: Lists = const {
-        Lists {
-            heads: [const { Cell::new(0) }; SLOTS],
-            counts: [const { Cell::new(UNREGISTERED) }; SLOTS],
-        }
+    // About 8 KiB of thread-local address space, zero-initialized: only the
+    // entries a thread uses are ever touched.
+    static CACHES: [Cache; SLOTS] = const {
+        [const {
+            Cache {
+                entries: [const { Cell::new(0) }; LIMIT],
+                count: Cell::new(UNREGISTERED),
+            }
+        }; SLOTS]
     };
     static DRAIN: Drain = const { Drain };
 }
 
-/// Takes a stack of `class` from this thread's list.
+/// Takes a stack of `class` from this thread's cache.
 // Never inlined, as every thread-local access of the library: code on a
 // movable fiber (DESIGN.md, decision 4) may take a stack, suspend, move to
 // another thread and take one again; inlined, the compiler could reuse the
-// first thread's list address.
+// first thread's cache address.
 #[inline(never)]
 pub(super) fn pop(class: usize) -> Option<Raw> {
-    let class = class & (SLOTS - 1);
-    LISTS.with(|lists| {
-        let head = lists.heads[class].get();
-        let base = NonNull::new((head & !3) as *mut u8)?;
-        // SAFETY: a listed stack is free and keeps its successor's entry
-        // in the word below its base.
-        let next = unsafe { link(base).read() };
-        lists.heads[class].set(next);
-        lists.counts[class].set(lists.counts[class].get() - 1);
+    CACHES.with(|caches| {
+        let cache = &caches[class & (SLOTS - 1)];
+        let count = cache.count.get();
+        // Zero, or one of the marks: nothing to take.
+        if count.wrapping_sub(1) >= LIMIT {
+            return None;
+        }
+        let entry = cache.entries[count - 1].get();
+        cache.count.set(count - 1);
+        if let Some(next) = count.checked_sub(2) {
+            prefetch_start(cache.entries[next].get() & !3);
+        }
         Some(Raw {
-            base,
-            kind: Kind::from_bits(head),
+            // SAFETY: only non-null bases are cached.
+            base: unsafe { NonNull::new_unchecked((entry & !3) as *mut u8) },
+            kind: Kind::from_bits(entry),
         })
     })
 }
 
-/// Puts a free stack of `class` on this thread's list; hands it back if
-/// the list is full or closed, or the thread has not registered its guard.
+/// Puts a free stack of `class` in this thread's cache; hands it back if
+/// the cache is full or closed, or the thread has not registered its guard.
 // Never inlined: see `pop`.
 #[inline(never)]
 pub(super) fn push(class: usize, raw: Raw) -> Result<(), Raw> {
-    let class = class & (SLOTS - 1);
-    LISTS.with(|lists| {
-        let count = lists.counts[class].get();
+    CACHES.with(|caches| {
+        let cache = &caches[class & (SLOTS - 1)];
+        let count = cache.count.get();
         if count >= LIMIT {
             return Err(raw);
         }
-        // SAFETY: the stack is free and ours; its top word is unused.
-        unsafe { link(raw.base).write(lists.heads[class].get()) };
-        let entry = raw.base.as_ptr() as usize | raw.kind as usize;
-        lists.heads[class].set(entry);
-        lists.counts[class].set(count + 1);
+        cache.entries[count].set(raw.base.as_ptr() as usize | raw.kind as usize);
+        cache.count.set(count + 1);
         Ok(())
     })
 }
@@ -97,32 +106,64 @@ pub(super) fn push(class: usize, raw: Raw) -> Result<(), Raw> {
 /// Registers this thread's guard (see the module docs). Returns false if
 /// the thread is exiting and its cache is closed.
 pub(super) fn register() -> bool {
-    let open = LISTS.with(|lists| lists.counts[0].get() != CLOSED);
+    let open = CACHES.with(|caches| caches[0].count.get() != CLOSED);
     if !open || DRAIN.try_with(|_| ()).is_err() {
         return false;
     }
-    LISTS.with(|lists| {
-        for count in &lists.counts {
-            if count.get() == UNREGISTERED {
-                count.set(0);
+    CACHES.with(|caches| {
+        for cache in caches {
+            if cache.count.get() == UNREGISTERED {
+                cache.count.set(0);
             }
         }
     });
     true
 }
 
-/// Takes up to `n` stacks of `class` off this thread's list.
+/// Takes up to `n` stacks of `class` out of this thread's cache.
 pub(super) fn take_many(class: usize, n: usize) -> Vec<Raw> {
     core::iter::from_fn(|| pop(class)).take(n).collect()
 }
 
-/// The word below `base` where a free stack keeps the next entry.
-///
-/// # Safety
-/// `base` is the base of a pooled stack that is free.
-unsafe fn link(base: NonNull<u8>) -> *mut usize {
-    // SAFETY: the top word of the stack's memory.
-    unsafe { base.as_ptr().sub(size_of::<usize>()).cast() }
+/// Starts fetching, for writing, the lines a coroutine started on the
+/// stack at `base` writes first: the stack's top line, where spindle-coro
+/// keeps its header, and the lines under its colour offset, where a
+/// fiber's task and first frames go (see [`colour`](super::colour)).
+#[inline]
+fn prefetch_start(base: usize) {
+    const LINE: usize = 64;
+    /// The lines prefetched under the colour offset: a fiber's function,
+    /// task and first frame.
+    const BELOW_COLOUR: usize = 8;
+    let start = base - super::colour(base) - LINE;
+    prefetch_write(base - LINE);
+    for line in 0..BELOW_COLOUR {
+        prefetch_write(start - line * LINE);
+    }
+}
+
+/// A hint to the processor: `addr`'s line will be written soon. It never
+/// faults and changes nothing a program can observe.
+#[inline(always)]
+fn prefetch_write(addr: usize) {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    // SAFETY: a prefetch only hints the cache; it reads nothing the
+    // program sees and cannot fault, whatever the address.
+    unsafe {
+        use core::arch::x86_64::{_MM_HINT_ET0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_ET0>(addr as *const i8);
+    }
+    #[cfg(all(target_arch = "aarch64", not(miri)))]
+    // SAFETY: as above: `prfm` is a hint that cannot fault.
+    unsafe {
+        core::arch::asm!(
+            "prfm pstl1keep, [{addr}]",
+            addr = in(reg) addr,
+            options(nostack, preserves_flags, readonly)
+        );
+    }
+    #[cfg(any(not(any(target_arch = "x86_64", target_arch = "aarch64")), miri))]
+    let _ = addr;
 }
 
 /// Hands an exiting thread's stacks to the global lists.
@@ -134,6 +175,6 @@ impl Drop for Drain {
             let stacks = take_many(class, usize::MAX);
             super::give_to_global(class, stacks);
         }
-        LISTS.with(|lists| lists.counts.iter().for_each(|count| count.set(CLOSED)));
+        CACHES.with(|caches| caches.iter().for_each(|cache| cache.count.set(CLOSED)));
     }
 }
