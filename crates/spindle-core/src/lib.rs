@@ -1,5 +1,5 @@
 //! Building blocks for the rest of spindle: a spin lock, spin backoff,
-//! cache-line padding and intrusive containers.
+//! cache-line padding, a prefetch hint and intrusive containers.
 //!
 //! ```
 //! use spindle_core::{Backoff, CachePadded, SpinLock};
@@ -69,9 +69,11 @@
 mod backoff;
 mod cache_padded;
 pub mod intrusive;
+mod prefetch;
 mod spin_lock;
 mod sync;
 
 pub use backoff::Backoff;
 pub use cache_padded::CachePadded;
+pub use prefetch::prefetch;
 pub use spin_lock::{SpinLock, SpinLockGuard};

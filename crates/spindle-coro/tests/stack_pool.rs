@@ -34,3 +34,24 @@ fn a_pooled_stack_is_usable_memory_of_its_class() {
     // SAFETY: `[limit, base)` is the stack's memory and nothing uses it.
     unsafe { std::ptr::write_bytes(stack.limit().as_ptr(), 0xA5, stack.size()) };
 }
+
+#[test]
+fn upcoming_names_the_stacks_the_next_takes_return() {
+    // Its own class, on its own thread: the cache is ours alone.
+    const SIZE: usize = 4 << 20;
+    std::thread::spawn(|| {
+        let pool = StackPool::global();
+        let held: Vec<_> = (0..4).map(|_| pool.take(SIZE).unwrap()).collect();
+        drop(held);
+        let (first, second) = (pool.upcoming(SIZE, 1), pool.upcoming(SIZE, 2));
+        assert!(first.is_some() && second.is_some() && first != second);
+        assert_eq!(pool.upcoming(SIZE, 0), None);
+        assert_eq!(pool.upcoming(SIZE, 5), None, "only four are cached");
+        assert_eq!(pool.upcoming(1, 1), None, "no such class");
+        let next = pool.take(SIZE).unwrap();
+        assert_eq!(Some(next.base()), first);
+        assert_eq!(Some(pool.take(SIZE).unwrap().base()), second);
+    })
+    .join()
+    .unwrap();
+}

@@ -58,19 +58,10 @@ pub trait Executor: Send + Sync {
     /// [`submit_to`](Self::submit_to) and starts there. An executor can
     /// spread pinned tasks over its workers this way, since it cannot move
     /// them later. The default binds the task where it is
-    /// ([`worker_index`](Self::worker_index)). Each binding is ended by one
-    /// call of [`unbind_pinned`](Self::unbind_pinned) when the task ends.
+    /// ([`worker_index`](Self::worker_index)).
     #[inline]
     fn bind_pinned(&self) -> Option<usize> {
         self.worker_index()
-    }
-
-    /// A pinned task that [`bind_pinned`](Self::bind_pinned) gave to
-    /// `worker` has ended (finished, been cancelled or been freed). The
-    /// default does nothing.
-    #[inline]
-    fn unbind_pinned(&self, worker: usize) {
-        let _ = worker;
     }
 }
 
@@ -126,10 +117,6 @@ macro_rules! forward_executor {
             #[inline]
             fn bind_pinned(&self) -> Option<usize> {
                 (**self).bind_pinned()
-            }
-            #[inline]
-            fn unbind_pinned(&self, worker: usize) {
-                (**self).unbind_pinned(worker)
             }
         }
     )+};

@@ -48,7 +48,7 @@ use core::pin::Pin;
 use core::ptr::{self, NonNull};
 use core::task::{Context, Poll};
 
-use spindle_coro::stack::PooledStack;
+use spindle_coro::stack::{PooledStack, StackPool, colour_of};
 use spindle_coro::{Coroutine, CoroutineResult, Stack, Suspender};
 use spindle_exec::TaskMemory;
 
@@ -386,6 +386,23 @@ unsafe impl TaskMemory for FiberMemory {
 
     unsafe fn release(self, _place: NonNull<u8>, _layout: Layout) {
         drop(self);
+    }
+
+    /// Where the fiber spawned here two spawns later (with a stack of this
+    /// size) puts its task: on the stack the pool hands this thread then,
+    /// as far below that stack's colour as this task lies below ours.
+    ///
+    /// Two ahead, not one: a join that then misses on its own task takes
+    /// less time than the page walk and the miss of the next one (on this
+    /// machine's VM, 100,000 fibers joined in spawn order: about 390 ns per
+    /// join with no hint or one ahead, 290 with two, 350 with three).
+    fn next_place_hint(&self, _layout: Layout) -> Option<NonNull<u8>> {
+        let next = StackPool::global().upcoming(self.stack.size(), 2)?;
+        let depth = self.stack.base().as_ptr() as usize
+            - self.stack.colour()
+            - self.region.as_ptr() as usize;
+        let place = next.as_ptr().wrapping_sub(colour_of(next) + depth);
+        NonNull::new(place)
     }
 }
 

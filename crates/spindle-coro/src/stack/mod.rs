@@ -6,7 +6,7 @@ mod error;
 mod pool;
 
 pub use error::StackError;
-pub use pool::{PoolStats, PooledStack, StackPool};
+pub use pool::{PoolStats, PooledStack, StackPool, colour_of};
 
 use crate::overflow;
 use core::fmt;

@@ -158,6 +158,7 @@ impl<T> JoinHandle<T> {
     /// ```
     #[track_caller]
     pub fn join(self) -> Result<T, JoinError> {
+        self.prefetch_next();
         if self.is_finished() {
             // SAFETY: the task is complete and `JOIN_HANDLE` was set then: the
             // result is ours.
@@ -178,6 +179,22 @@ impl<T> JoinHandle<T> {
         // `take_output` writes for a task whose output is `T`.
         unsafe { (self.header().vtable.take_output)(self.header, (&raw mut output).cast()) };
         output.expect("`JoinHandle` polled after it returned the output")
+    }
+
+    /// Starts fetching a task its spawner spawned soon after, if its memory
+    /// said where that would be
+    /// ([`TaskMemory::next_place_hint`](crate::TaskMemory::next_place_hint)):
+    /// the header, the executor handle and the start of the stage.
+    #[inline]
+    fn prefetch_next(&self) {
+        const LINE: usize = 64;
+        const LINES: usize = 4;
+        let next = self.header().next_hint as *const u8;
+        if !next.is_null() {
+            for line in 0..LINES {
+                spindle_core::prefetch(next.wrapping_add(line * LINE));
+            }
+        }
     }
 
     /// Hands `waker` to the task, to be woken when it completes. Returns
@@ -228,6 +245,7 @@ impl<T> Future for JoinHandle<T> {
     /// If polled again after it returned `Ready`.
     #[track_caller]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.prefetch_next();
         if self.register(cx.waker()) {
             Poll::Pending
         } else {

@@ -13,6 +13,7 @@
 //! |   vtable: &'static RawVTable         |
 //! |   home: worker pinned to, or a mark  |
 //! |   context: TaskContext               |
+//! |   next_hint: a later task's place    |
 //! +--------------------------------------+
 //! | executor: E   (a clone, for wakes)   |
 //! +--------------------------------------+
@@ -93,6 +94,10 @@ pub(crate) struct Header {
     /// state word's transitions order it before any `schedule`).
     home: AtomicUsize,
     pub(crate) context: TaskContext,
+    /// Where the spawner's next task will likely be
+    /// ([`TaskMemory::next_place_hint`]), 0 if unknown: a join prefetches
+    /// it. Written before the task is shared, then only read.
+    pub(crate) next_hint: usize,
 }
 
 /// `Header::home` of a task that may run anywhere.
@@ -196,6 +201,9 @@ where
         let Some(place) = memory.place(Layout::new::<Self>()) else {
             return Err((future, memory));
         };
+        let next_hint = memory
+            .next_place_hint(Layout::new::<Self>())
+            .map_or(0, |next| next.as_ptr() as usize);
         let place = place.cast::<Self>();
         // SAFETY: `TaskMemory` makes the place valid and aligned for a
         // `Self`, ours alone until `release`.
@@ -208,6 +216,7 @@ where
                     vtable: &Self::RAW_VTABLE,
                     home: AtomicUsize::new(if pinned { UNBOUND } else { UNPINNED }),
                     context,
+                    next_hint,
                 },
                 executor,
                 stage: UnsafeCell::new(Stage::Pending(future)),
@@ -355,16 +364,6 @@ where
         }
     }
 
-    /// Ends the binding [`Executor::bind_pinned`] made, if it made one:
-    /// called once, when the future is gone (`finish`, or `dealloc` of an
-    /// unfinished task).
-    fn unbind(&self) {
-        let home = self.header.home.load(Ordering::Relaxed);
-        if home < UNBOUND {
-            self.executor.unbind_pinned(home);
-        }
-    }
-
     /// `TaskVTable::cancel`: the executor will never run this `TaskRef`.
     ///
     /// # Safety
@@ -423,7 +422,6 @@ where
         // SAFETY: the stage is ours (`RUNNING`) and holds no live value.
         this.stage
             .with_mut(|stage| unsafe { ptr::write(stage, Stage::Finished(result)) });
-        this.unbind();
 
         let prev = this.header.state.transition_to_complete();
         if !prev.has_join_handle() {
@@ -508,17 +506,6 @@ where
         // read out first (`ManuallyDrop`: the in-place drop skips it), and
         // released after the last use of the place.
         let memory = unsafe { ManuallyDrop::into_inner(ptr::read(&(*this).memory)) };
-        // SAFETY: as above.
-        let task = unsafe { &*this };
-        let unfinished = task.stage.with(|stage| {
-            // SAFETY: nobody else refers to the task, so neither to its
-            // stage.
-            matches!(unsafe { &*stage }, Stage::Pending(_))
-        });
-        if unfinished {
-            // Never finished: its binding ends here.
-            task.unbind();
-        }
         // A destructor that panics (an unfinished future's, or the
         // output's) has no one to report to here (a waker or handle being
         // dropped, anywhere): swallowed, and the memory goes back anyway.

@@ -29,9 +29,10 @@ pub struct StealMetrics {
     pub panicked: u64,
     /// Tasks waiting in the shared injector queue right now.
     pub injector_depth: usize,
-    /// Pinned tasks (fibers, by default) bound to a worker right now: they
-    /// have started and not yet ended.
-    pub pinned_tasks: usize,
+    /// Tasks queued right now for one worker alone (pinned fibers, by
+    /// default): in the workers' pinned queues and inboxes, as each worker
+    /// last published its queue.
+    pub pinned_depth: usize,
 }
 
 /// One worker's counters. Each is written only by its worker's thread,

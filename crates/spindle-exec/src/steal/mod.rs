@@ -122,13 +122,14 @@ use std::sync::Arc;
 /// A pinned task (a fiber, unless spawned movable) stays on the worker it
 /// starts on. Since it can never be moved later, the pool chooses that
 /// worker when the task first runs ([`Executor::bind_pinned`]). A worker
-/// that already holds 32 or more pinned tasks compares its count with
-/// that of one other worker, picked at random. If it holds more than 8
-/// (plus a sixteenth) above that worker, the task goes to that worker
-/// instead, before it starts. Long-lived fibers spawned in a burst on one
-/// worker are spread evenly in this way, while short-lived ones run where
-/// they were spawned. [`StealMetrics::pinned_tasks`] counts the pinned
-/// tasks bound right now.
+/// that already has 32 or more pinned tasks queued, ready to run, compares
+/// that count with the one of another worker, picked at random. If it has
+/// more than 8 (plus a sixteenth) above that worker, the task goes to
+/// that worker instead, before it starts. Fibers that keep running (they
+/// yield) spawned in a burst on one worker are spread evenly in this way;
+/// fibers that wait (a fork-join tree's parents) are not queued, and
+/// children run where they were spawned. [`StealMetrics::pinned_depth`]
+/// counts the queued pinned tasks.
 ///
 /// # Shutdown
 /// [`shutdown`](Self::shutdown), [`shutdown_background`](Self::shutdown_background)
@@ -308,9 +309,6 @@ impl Executor for StealPool {
     fn bind_pinned(&self) -> Option<usize> {
         self.shared().bind_pinned()
     }
-    fn unbind_pinned(&self, worker: usize) {
-        self.shared().unbind_pinned(worker);
-    }
 }
 
 /// Tasks hold a [`StealHandle`], which does not keep the pool running.
@@ -346,9 +344,6 @@ impl Executor for StealHandle {
     }
     fn bind_pinned(&self) -> Option<usize> {
         self.shared.bind_pinned()
-    }
-    fn unbind_pinned(&self, worker: usize) {
-        self.shared.unbind_pinned(worker);
     }
 }
 

@@ -16,11 +16,11 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Mutex, PoisonError};
 use std::thread::JoinHandle;
 
-/// How many pinned tasks a worker holds before it looks at another
+/// How many pinned tasks a worker has queued before it looks at another
 /// worker's count when it binds one ([`Shared::bind_pinned`]).
 const BALANCE_FROM: usize = 32;
 /// How many more pinned tasks than the other worker (plus 1/16 of the
-/// other's count) a worker holds before it sends a new one there.
+/// other's count) a worker has queued before it sends a new one there.
 const BALANCE_SLACK: usize = 8;
 
 /// One worker's part of [`Shared`]: what other threads reach.
@@ -34,10 +34,11 @@ pub(super) struct Remote {
     /// Tasks sent to this worker alone, from other threads.
     pub(super) inbox: LockedQueue,
     pub(super) counters: CachePadded<Counters>,
-    /// Pinned tasks bound to this worker and not yet ended
-    /// ([`Shared::bind_pinned`]). Its own line: other workers read it when
-    /// they bind, the owner updates it.
-    pub(super) pinned_tasks: CachePadded<AtomicUsize>,
+    /// How many tasks the worker's pinned queue holds, as the worker last
+    /// published it (its inbox keeps its own count). Its own line: the
+    /// worker stores it at every change, other workers read it when they
+    /// bind a pinned task ([`Shared::bind_pinned`]).
+    pub(super) pinned_len: CachePadded<AtomicUsize>,
 }
 
 /// What a pool's handles and workers share.
@@ -66,7 +67,7 @@ impl Shared {
                     spill: LockedQueue::new(),
                     inbox: LockedQueue::new(),
                     counters: CachePadded::new(Counters::new()),
-                    pinned_tasks: CachePadded::new(AtomicUsize::new(0)),
+                    pinned_len: CachePadded::new(AtomicUsize::new(0)),
                 })
                 .collect(),
             injector: LockedQueue::new(),
@@ -141,41 +142,39 @@ impl Shared {
     }
 
     /// Picks the worker a pinned task starting on this thread lives on
-    /// (`None` off the pool's workers): this one, unless it already holds
-    /// clearly more pinned tasks than another worker picked at random.
+    /// (`None` off the pool's workers): this one, unless it already has
+    /// clearly more pinned tasks queued than another worker picked at
+    /// random.
     ///
     /// Pinned tasks never move once started, and they start wherever they
     /// are first run: a burst spawned on one worker would mostly stay on
     /// it while thieves only take what they reach before it runs. Two
     /// random choices, as in load balancing, spread them with one read of
-    /// another worker's count, and only once this worker holds
-    /// [`BALANCE_FROM`] of them: short-lived ones (fork-join) never pay.
+    /// another worker's counts, and only once this worker has
+    /// [`BALANCE_FROM`] queued. Queued, not started: tasks that wait (the
+    /// parents in a fork-join tree) need no worker, and moving their
+    /// children away would only make each join cross threads.
     pub(super) fn bind_pinned(&self) -> Option<usize> {
         let local = self.local()?;
         let own = local.index;
-        let load = |worker: usize| self.remotes[worker].pinned_tasks.load(Ordering::Relaxed);
-        let mut home = own;
         if self.threads > 1 {
-            let mine = load(own);
+            let mine = self.pinned_queued(own);
             if mine >= BALANCE_FROM {
                 let other = (own + 1 + local.random_below(self.threads - 1)) % self.threads;
-                let theirs = load(other);
+                let theirs = self.pinned_queued(other);
                 if mine > theirs + BALANCE_SLACK + theirs / 16 {
-                    home = other;
+                    return Some(other);
                 }
             }
         }
-        self.remotes[home]
-            .pinned_tasks
-            .fetch_add(1, Ordering::Relaxed);
-        Some(home)
+        Some(own)
     }
 
-    /// Ends a binding of [`bind_pinned`](Self::bind_pinned).
-    pub(super) fn unbind_pinned(&self, worker: usize) {
-        if let Some(remote) = self.remotes.get(worker) {
-            remote.pinned_tasks.fetch_sub(1, Ordering::Relaxed);
-        }
+    /// The pinned tasks queued for worker `index`: in its pinned queue and
+    /// its inbox.
+    fn pinned_queued(&self, index: usize) -> usize {
+        let remote = &self.remotes[index];
+        remote.pinned_len.load(Ordering::Relaxed) + remote.inbox.len()
     }
 
     /// Queues a task submitted from outside the pool.
@@ -275,10 +274,8 @@ impl Shared {
         sum.submitted += self.injector.accepted();
         sum.panicked += self.panics_elsewhere.load(Ordering::Relaxed);
         sum.injector_depth = self.injector.len();
-        sum.pinned_tasks = self
-            .remotes
-            .iter()
-            .map(|remote| remote.pinned_tasks.load(Ordering::Relaxed))
+        sum.pinned_depth = (0..self.threads)
+            .map(|index| self.pinned_queued(index))
             .sum();
         sum
     }

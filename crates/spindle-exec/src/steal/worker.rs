@@ -127,13 +127,19 @@ impl Local {
         &self.remote().counters
     }
 
-    /// Runs `f` on the pinned queue, in place.
+    /// Runs `f` on the pinned queue, in place, then publishes its length
+    /// for other workers' balancing ([`Shared::bind_pinned`]).
     #[inline]
     fn with_pinned<R>(&self, f: impl FnOnce(&mut IntrusiveQueue<TaskLinks>) -> R) -> R {
         // SAFETY: `Local` is not `Sync` and lives on its worker's thread; `f`
         // (every caller's is a queue operation) runs no task and does not
         // reach this queue again, so the reference is the only one.
-        f(unsafe { &mut *self.pinned.as_ptr() })
+        let queue = unsafe { &mut *self.pinned.as_ptr() };
+        let result = f(queue);
+        self.remote()
+            .pinned_len
+            .store(queue.len(), Ordering::Relaxed);
+        result
     }
 
     /// Runs `f` on the refill queue, in place.

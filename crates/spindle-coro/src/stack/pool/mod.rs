@@ -2,9 +2,9 @@
 //! mapping budget lasts and canary-checked stacks after that.
 //!
 //! Taking a stack first looks in the calling thread's cache (see
-//! `thread_cache.rs`), then takes a batch from the class's global lists of
-//! returned stacks (guarded ones first), and only then carves a new one
-//! from the class's slab.
+//! `thread_cache.rs`), then takes a batch of the stacks given back to the
+//! class's slabs (guarded ones first, then the lowest: `slab.rs`), and
+//! only then carves a new one from the class's newest slab.
 //! Stacks are never returned to the system: a program that once needed N
 //! stacks of a class is likely to need them again, and keeping them makes
 //! taking one a few loads and stores, with no system call.
@@ -22,6 +22,7 @@
 //! stack touches anyway. So a stack costs exactly the pages its coroutine
 //! touches: a parked one, one page.
 
+mod slab;
 mod thread_cache;
 
 use super::{Stack, StackError, os};
@@ -29,6 +30,7 @@ use crate::overflow;
 use core::fmt;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use slab::Slab;
 use spindle_core::SpinLock;
 
 /// Log2 of the smallest class (16 KiB, [`MIN_STACK_SIZE`](super::MIN_STACK_SIZE)).
@@ -44,7 +46,7 @@ const MAPPINGS_KEPT_FREE: usize = 8192;
 /// the overflow reporter's table of slabs stays small; Windows commits a
 /// mapping whole, so its slabs are smaller.
 #[cfg(not(windows))]
-const SLAB_BYTES: usize = 256 << 20;
+const SLAB_BYTES: usize = 1 << 30;
 #[cfg(windows)]
 const SLAB_BYTES: usize = 32 << 20;
 /// Bytes at the top of each slab stack kept for the canary of the stack
@@ -116,54 +118,68 @@ pub struct StackPool {
     unguarded: AtomicUsize,
 }
 
-/// One size class: stacks given back, and the slab new ones come from.
+/// One size class: its slabs, with the stacks given back to each.
 struct Class {
-    /// Stacks given back that have a guard page, taken first: their
-    /// coroutines check no canary on their switches.
-    guarded: Vec<Raw>,
-    /// Stacks given back that check a canary instead.
-    unguarded: Vec<Raw>,
-    slab: Option<Slab>,
+    /// In address order.
+    slabs: Vec<Slab>,
+    /// The slab new stacks are carved from (an index into `slabs`).
+    carving: Option<usize>,
 }
 
 impl Class {
-    /// A stack given back, guarded ones first.
+    /// A stack given back, as [`take_free`](Self::take_free) picks them.
     fn pop_free(&mut self) -> Option<Raw> {
-        self.guarded.pop().or_else(|| self.unguarded.pop())
+        self.take_free(1).pop()
     }
 
-    /// Up to `n` stacks given back, guarded ones first.
+    /// Up to `n` stacks given back: those with a guard page first (their
+    /// coroutines check no canary on their switches), then the others,
+    /// lowest addresses first in each. In descending order, so a thread's
+    /// cache, which hands out the stack it got last, takes them lowest
+    /// first.
     fn take_free(&mut self, n: usize) -> Vec<Raw> {
-        let mut batch = self.guarded.split_off(self.guarded.len().saturating_sub(n));
-        let rest = n - batch.len();
-        batch.extend(
-            self.unguarded
-                .drain(self.unguarded.len().saturating_sub(rest)..),
-        );
+        let mut batch = Vec::with_capacity(n);
+        for guarded in [true, false] {
+            for slab in &mut self.slabs {
+                if batch.len() == n {
+                    break;
+                }
+                if slab.guarded == guarded && slab.has_free() {
+                    slab.take_lowest(n, &mut batch);
+                }
+            }
+        }
+        batch.reverse();
         batch
     }
 
+    /// Takes back stacks carved from this class's slabs.
     fn give(&mut self, stacks: Vec<Raw>) {
         for raw in stacks {
-            match raw.kind {
-                Kind::Slab => self.unguarded.push(raw),
-                Kind::Guarded | Kind::SlabBottom => self.guarded.push(raw),
-            }
+            // A guarded stack's base is the end of its region: the slab
+            // it belongs to starts below it (the next may start right there).
+            let address = raw.base.as_ptr() as usize;
+            let above = self
+                .slabs
+                .partition_point(|slab| (slab.start.as_ptr() as usize) < address);
+            let given = above > 0 && self.slabs[above - 1].give(raw.base);
+            debug_assert!(given, "a stack that is not the pool's was given back");
         }
     }
-}
 
-/// The slab a class carves its new stacks from.
-struct Slab {
-    start: NonNull<u8>,
-    guarded: bool,
-    /// Stacks carved so far.
-    next: usize,
-    count: usize,
+    /// Adds a new slab to carve from, in address order.
+    fn add_slab(&mut self, slab: Slab) {
+        // Room for the slabs of 64 GiB of stacks at once: the table does
+        // not grow (nor touch a new page) while a program ramps up.
+        const SLABS: usize = 64;
+        if self.slabs.capacity() == 0 {
+            self.slabs.reserve_exact(SLABS);
+        }
+        let at = self.slabs.partition_point(|other| other.start < slab.start);
+        self.slabs.insert(at, slab);
+        self.carving = Some(at);
+    }
 }
-
-// SAFETY: plain memory, owned by the pool.
-unsafe impl Send for Slab {}
 
 /// Counters of a [`StackPool`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -179,9 +195,8 @@ pub struct PoolStats {
 static GLOBAL: StackPool = StackPool {
     classes: [const {
         SpinLock::new(Class {
-            guarded: Vec::new(),
-            unguarded: Vec::new(),
-            slab: None,
+            slabs: Vec::new(),
+            carving: None,
         })
     }; CLASSES],
     guarded: AtomicUsize::new(0),
@@ -211,6 +226,16 @@ impl StackPool {
             class: class as u8,
             kind: raw.kind,
         })
+    }
+
+    /// The base of the stack that this thread's `n`-th
+    /// [`take`](Self::take) of `size` from now (1: the next) will return,
+    /// if this thread has that many cached and gives none back meanwhile: a
+    /// hint, to prefetch what a later coroutine will touch (see
+    /// [`colour_of`]). `None` if it cannot tell.
+    #[inline]
+    pub fn upcoming(&self, size: usize, n: usize) -> Option<NonNull<u8>> {
+        thread_cache::upcoming(class_of(size).ok()?, n)
     }
 
     /// Refills this thread's list from the global one, or carves a new
@@ -270,38 +295,30 @@ impl StackPool {
         // with pages larger than the class, the usable part grows to a page.
         let usable = guarded_usable(size);
         loop {
-            if let Some(slab) = global.slab.as_mut().filter(|slab| slab.next < slab.count) {
-                let i = slab.next;
-                slab.next += 1;
+            if let Some(slab) = global.carving.map(|at| &mut global.slabs[at])
+                && slab.has_room()
+            {
                 if !slab.guarded {
                     self.unguarded.fetch_add(1, Relaxed);
-                    // SAFETY: stack `i`'s region lies in the slab, above
-                    // its guard.
-                    let top = unsafe { slab.start.add(guard + (i + 1) * size) };
-                    return Ok(Raw {
-                        // SAFETY: inside the region.
-                        base: unsafe { top.sub(CANARY_ROOM) },
-                        kind: if i == 0 { Kind::SlabBottom } else { Kind::Slab },
-                    });
+                    return Ok(slab.carve().expect("the slab has room"));
                 }
                 if self.guarded.load(Relaxed) >= guarded_budget() {
                     // The budget ran out in the middle of a guarded slab:
                     // its other regions stay unused address space.
-                    global.slab = None;
+                    slab.close();
+                    global.carving = None;
                     continue;
                 }
-                // SAFETY: region `i` of the slab, which nothing uses yet.
-                let region = unsafe { slab.start.add(i * (guard + usable)) };
+                // SAFETY: the region of the next stack, which nothing uses
+                // yet.
+                let region = unsafe { slab.start.add(slab.carved() * (guard + usable)) };
                 // SAFETY: the region's lowest pages, page-aligned, unused.
                 unsafe { os::protect_guard(region, guard)? };
                 self.guarded.fetch_add(1, Relaxed);
-                return Ok(Raw {
-                    // SAFETY: the top of the region.
-                    base: unsafe { region.add(guard + usable) },
-                    kind: Kind::Guarded,
-                });
+                return Ok(slab.carve().expect("the slab has room"));
             }
-            global.slab = Some(self.map_slab(size, usable, guard)?);
+            let slab = self.map_slab(size, usable, guard)?;
+            global.add_slab(slab);
         }
     }
 
@@ -337,12 +354,14 @@ impl StackPool {
         };
         // A full table only leaves this slab's overflows unnamed.
         let _ = overflow::register_slab(start.as_ptr() as usize, len, layout);
-        Ok(Slab {
-            start,
-            guarded,
-            next: 0,
-            count,
-        })
+        // Stack `i`'s base: the top of its region (above its guard), or
+        // for an unguarded slab, `CANARY_ROOM` below the top of its share.
+        let (first_base, stride) = match guarded {
+            true => (guard + usable, guard + usable),
+            false => (guard + size - CANARY_ROOM, size),
+        };
+        Ok(Slab::new(start, guarded, first_base, stride, count)
+            .expect("a slab's geometry fits in 32 bits: SLAB_BYTES is 1 GiB at most"))
     }
 
     /// Returns a stack; the slow path when this thread's list refuses it.
@@ -364,7 +383,10 @@ impl StackPool {
     }
 }
 
-/// The colour of the stack at `base`: 0 to 31 cache lines.
+/// The colour of the pooled stack whose base is `base`: how far below its
+/// top a coroutine on it should place what it touches on every switch, 0
+/// to 31 cache lines. [`PooledStack::colour`] is the same for a stack at
+/// hand; this is for one that [`StackPool::upcoming`] names.
 ///
 /// Stacks are page-aligned, so without it every coroutine's hot lines
 /// (a fiber's task, its first frames) would sit at the same offset in
@@ -378,10 +400,10 @@ impl StackPool {
 /// leave a parked fiber's task and frames on its stack's top page (64
 /// colours did not: `idle_memory` grew from 4,096 to 4,800 bytes per
 /// fiber).
-fn colour(base: usize) -> usize {
+pub fn colour_of(base: NonNull<u8>) -> usize {
     const COLOURS: usize = 32;
     const LINE: usize = 64;
-    let page = base >> 12;
+    let page = base.as_ptr() as usize >> 12;
     // Fibonacci hashing: neighbouring stacks get unrelated colours.
     let hash = page.wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize);
     (hash >> (usize::BITS - COLOURS.trailing_zeros())) * LINE
@@ -495,7 +517,7 @@ impl PooledStack {
     /// task and frames by it; taking a stack from the pool prefetches the
     /// lines under it on the stack taken next.
     pub fn colour(&self) -> usize {
-        colour(self.base.as_ptr() as usize)
+        colour_of(self.base)
     }
 }
 
@@ -545,32 +567,58 @@ mod tests {
     }
 
     #[test]
-    fn returned_stacks_with_a_guard_page_are_taken_first() {
-        let raw = |addr: usize, kind| Raw {
-            base: NonNull::new(addr as *mut u8).unwrap(),
-            kind,
+    fn stacks_given_back_are_taken_guarded_first_then_lowest_first() {
+        // Two made-up slabs (their memory is never touched): stack `i` of
+        // the guarded one has its base at 0x11000 + i * 0x1000, of the
+        // unguarded one at 0x200000 + i * 0x1000.
+        let slab = |start: usize, guarded, first_base: usize| {
+            let start_ptr = NonNull::new(start as *mut u8).unwrap();
+            let mut slab = Slab::new(start_ptr, guarded, first_base - start, 0x1000, 8).unwrap();
+            while slab.carve().is_some() {}
+            slab
         };
         let mut class = Class {
-            guarded: Vec::new(),
-            unguarded: Vec::new(),
-            slab: None,
+            slabs: Vec::new(),
+            carving: None,
+        };
+        class.add_slab(slab(0x1F_F000, false, 0x20_0000));
+        class.add_slab(slab(0x1_0000, true, 0x1_1000));
+        let base = |address: usize| NonNull::new(address as *mut u8).unwrap();
+        let raw = |address: usize, kind| Raw {
+            base: base(address),
+            kind,
         };
         class.give(vec![
-            raw(0x10, Kind::Slab),
-            raw(0x20, Kind::Guarded),
-            raw(0x30, Kind::Slab),
-            raw(0x40, Kind::SlabBottom),
+            raw(0x20_3000, Kind::Slab),
+            raw(0x1_6000, Kind::Guarded),
+            raw(0x20_1000, Kind::Slab),
+            raw(0x1_3000, Kind::Guarded),
         ]);
-        let bases = |stacks: Vec<Raw>| -> Vec<usize> {
-            stacks
-                .iter()
-                .map(|raw| raw.base.as_ptr() as usize)
-                .collect()
-        };
-        assert_eq!(bases(class.take_free(3)), [0x20, 0x40, 0x30]);
-        assert_eq!(class.pop_free().map(|raw| raw.kind), Some(Kind::Slab));
+        let taken: Vec<(usize, Kind)> = class
+            .take_free(3)
+            .iter()
+            .map(|raw| (raw.base.as_ptr() as usize, raw.kind))
+            .collect();
+        // Handed out last first: the thread cache pops the lowest guarded.
+        assert_eq!(
+            taken,
+            [
+                (0x20_1000, Kind::Slab),
+                (0x1_6000, Kind::Guarded),
+                (0x1_3000, Kind::Guarded)
+            ]
+        );
+        let last = class.pop_free().unwrap();
+        assert_eq!((last.base, last.kind), (base(0x20_3000), Kind::Slab));
         assert!(class.pop_free().is_none());
-        assert!(class.take_free(2).is_empty());
+        // The lowest stack of an unguarded slab sits on the slab's guard.
+        class.give(vec![raw(0x20_0000, Kind::SlabBottom)]);
+        assert_eq!(class.pop_free().unwrap().kind, Kind::SlabBottom);
+        // A guarded stack's base ends its slab, where the next may start.
+        class.add_slab(slab(0x1_8000, true, 0x1_9000));
+        class.give(vec![raw(0x1_8000, Kind::Guarded)]);
+        let top = class.pop_free().unwrap();
+        assert_eq!(top.base, base(0x1_8000));
     }
 
     #[test]
@@ -578,8 +626,9 @@ mod tests {
         let stack = StackPool::global().take(16 * 1024).unwrap();
         assert_eq!(stack.colour() % 64, 0);
         assert!(stack.colour() < 2048);
-        let colours: std::collections::HashSet<usize> =
-            (0..64).map(|page| colour(page << 12)).collect();
+        let colours: std::collections::HashSet<usize> = (1..65)
+            .map(|page| colour_of(NonNull::new((page << 12) as *mut u8).unwrap()))
+            .collect();
         assert!(
             colours.len() > 16,
             "neighbouring pages share colours: {colours:?}"

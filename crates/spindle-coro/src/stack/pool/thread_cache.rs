@@ -29,6 +29,7 @@
 use super::{CLASSES, Kind, Raw};
 use core::cell::Cell;
 use core::ptr::NonNull;
+use spindle_core::prefetch;
 
 /// Stacks a thread keeps per class before handing half to the global list.
 pub(super) const LIMIT: usize = 64;
@@ -75,14 +76,31 @@ pub(super) fn pop(class: usize) -> Option<Raw> {
         }
         let entry = cache.entries[count - 1].get();
         cache.count.set(count - 1);
-        if let Some(next) = count.checked_sub(2) {
-            prefetch_start(cache.entries[next].get() & !3);
+        if let Some(next) = count.checked_sub(2)
+            && let Some(base) = NonNull::new((cache.entries[next].get() & !3) as *mut u8)
+        {
+            prefetch_start(base);
         }
         Some(Raw {
             // SAFETY: only non-null bases are cached.
             base: unsafe { NonNull::new_unchecked((entry & !3) as *mut u8) },
             kind: Kind::from_bits(entry),
         })
+    })
+}
+
+/// The base of the stack that the `n`-th [`pop`] of `class` from now (1:
+/// the next) on this thread will return, if the cache holds that many.
+// Never inlined: see `pop`.
+#[inline(never)]
+pub(super) fn upcoming(class: usize, n: usize) -> Option<NonNull<u8>> {
+    CACHES.with(|caches| {
+        let cache = &caches[class & (SLOTS - 1)];
+        let count = cache.count.get();
+        if n == 0 || count > LIMIT || count < n {
+            return None;
+        }
+        NonNull::new((cache.entries[count - n].get() & !3) as *mut u8)
     })
 }
 
@@ -128,42 +146,19 @@ pub(super) fn take_many(class: usize, n: usize) -> Vec<Raw> {
 /// Starts fetching, for writing, the lines a coroutine started on the
 /// stack at `base` writes first: the stack's top line, where spindle-coro
 /// keeps its header, and the lines under its colour offset, where a
-/// fiber's task and first frames go (see [`colour`](super::colour)).
+/// fiber's task and first frames go (see [`colour_of`](super::colour_of)).
 #[inline]
-fn prefetch_start(base: usize) {
+fn prefetch_start(base: NonNull<u8>) {
     const LINE: usize = 64;
     /// The lines prefetched under the colour offset: a fiber's function,
     /// task and first frame.
     const BELOW_COLOUR: usize = 8;
-    let start = base - super::colour(base) - LINE;
-    prefetch_write(base - LINE);
+    let top = base.as_ptr().wrapping_sub(LINE);
+    let start = top.wrapping_sub(super::colour_of(base));
+    prefetch(top);
     for line in 0..BELOW_COLOUR {
-        prefetch_write(start - line * LINE);
+        prefetch(start.wrapping_sub(line * LINE));
     }
-}
-
-/// A hint to the processor: `addr`'s line will be written soon. It never
-/// faults and changes nothing a program can observe.
-#[inline(always)]
-fn prefetch_write(addr: usize) {
-    #[cfg(all(target_arch = "x86_64", not(miri)))]
-    // SAFETY: a prefetch only hints the cache; it reads nothing the
-    // program sees and cannot fault, whatever the address.
-    unsafe {
-        use core::arch::x86_64::{_MM_HINT_ET0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_ET0>(addr as *const i8);
-    }
-    #[cfg(all(target_arch = "aarch64", not(miri)))]
-    // SAFETY: as above: `prfm` is a hint that cannot fault.
-    unsafe {
-        core::arch::asm!(
-            "prfm pstl1keep, [{addr}]",
-            addr = in(reg) addr,
-            options(nostack, preserves_flags, readonly)
-        );
-    }
-    #[cfg(any(not(any(target_arch = "x86_64", target_arch = "aarch64")), miri))]
-    let _ = addr;
 }
 
 /// Hands an exiting thread's stacks to the global lists.
