@@ -11,6 +11,7 @@ use core::fmt;
 use core::marker::PhantomData;
 use core::mem::{ManuallyDrop, MaybeUninit};
 use core::ptr::{self, NonNull};
+use std::borrow::Cow;
 use std::panic::{self, AssertUnwindSafe};
 
 /// What [`Coroutine::resume`] gives back.
@@ -130,20 +131,23 @@ type WithRegion<C> = (C, NonNull<u8>);
 /// assert_eq!(co.resume(21).as_return(), Some(42));
 /// # Ok::<(), spindle_coro::StackError>(())
 /// ```
+///
+/// The name is copied onto the coroutine's stack when it is spawned, so a
+/// borrowed one costs no allocation.
 #[derive(Debug, Default)]
-pub struct Builder {
-    name: Option<String>,
+pub struct Builder<'n> {
+    name: Option<Cow<'n, str>>,
     stack_size: Option<usize>,
 }
 
-impl Builder {
+impl<'n> Builder<'n> {
     /// A builder with no name and [`DEFAULT_STACK_SIZE`].
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Names the coroutine (the first 48 bytes are kept).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
+    pub fn name(mut self, name: impl Into<Cow<'n, str>>) -> Self {
         self.name = Some(name.into());
         self
     }

@@ -9,7 +9,7 @@ use core::cell::Cell;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
-use core::task::Waker;
+use core::task::{Context, Waker};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Wake;
@@ -173,9 +173,9 @@ pub fn park() {
 /// it on its executor), or, outside a fiber, one that unparks the thread.
 pub fn current_waker() -> Waker {
     // SAFETY: the fiber calls this while it runs, and the reference to the
-    // context ends within the closure.
+    // waker ends within the closure.
     current_memory()
-        .map(|memory| unsafe { memory.context() }.waker().clone())
+        .map(|memory| unsafe { memory.waker() }.clone())
         .unwrap_or_else(|| Waker::from(Arc::new(ThreadWaker(thread::current()))))
 }
 
@@ -262,9 +262,10 @@ impl Blocker for FiberBlocker {
             };
         };
         loop {
-            // SAFETY: we are the running fiber, and the context reference
+            // SAFETY: we are the running fiber, and the waker reference
             // ends with the poll, before we suspend.
-            if future.as_mut().poll(unsafe { memory.context() }).is_ready() {
+            let mut cx = Context::from_waker(unsafe { memory.waker() });
+            if future.as_mut().poll(&mut cx).is_ready() {
                 return;
             }
             // Woken (through the task's waker, which the poll registered):

@@ -13,7 +13,7 @@
 //! | the task (spindle-exec's RawTask):  |
 //! |   header, executor handle,          |
 //! |   FiberFuture { home, coroutine },  |
-//! |   FiberMemory { suspender, cx, ...} |
+//! |   FiberMemory { suspender, waker, …}|
 //! +-------------------------------------+  <- a cache line boundary
 //! | the fiber's frames ...              |
 //! v                                     v limit
@@ -38,7 +38,7 @@
 //! caches, what a yield touches is packed: the task starts on a cache
 //! line, its header's hot fields share the first line, and the future's
 //! and the memory's hot fields (`home`, the coroutine's stack pointer and
-//! base; `suspender`, `cx`) come first in each.
+//! base; `suspender`, `waker`) come first in each.
 
 use core::alloc::Layout;
 use core::cell::Cell;
@@ -46,7 +46,7 @@ use core::future::Future;
 use core::mem::ManuallyDrop;
 use core::pin::Pin;
 use core::ptr::{self, NonNull};
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, Waker};
 
 use spindle_coro::stack::{PooledStack, StackPool, colour_of};
 use spindle_coro::{Coroutine, CoroutineResult, Stack, Suspender};
@@ -67,9 +67,12 @@ const NOWHERE: u64 = u64::MAX - 2;
 /// A cache line: the task's alignment on the stack.
 const LINE: usize = 64;
 
-/// What each resume hands the fiber: the context of the poll that resumes
-/// it (valid until the fiber suspends again).
-type Resume = NonNull<Context<'static>>;
+/// What each resume hands the fiber: the waker of the poll that resumes it
+/// (valid until the fiber suspends again). The waker, not the poll's
+/// `Context`: the fiber builds a `Context` of its own for each future it
+/// polls, so two `&mut Context` to one never exist at once (a future that
+/// calls [`current_waker`](crate::current_waker) while it is polled).
+type Resume = NonNull<Waker>;
 
 /// The suspender type of every fiber. It yields nothing: the poll needs to
 /// know nothing (a `yield_now` asks spindle-exec for the yield itself,
@@ -125,14 +128,14 @@ impl<T: 'static> FiberFuture<T> {
             builder = builder.name(name);
         }
         let (coroutine, region) =
-            builder.spawn_reserving(view, reserved, move |suspender, cx: Resume| {
+            builder.spawn_reserving(view, reserved, move |suspender, waker: Resume| {
                 // The first resume runs in the task's first poll, so the
                 // task's memory is this fiber's (`None` only while the
                 // thread's thread-locals are being destroyed).
                 let memory = current::current_memory()
                     .expect("spindle: a fiber started outside its task's poll");
                 memory.suspender.set(suspender);
-                memory.cx.set(cx.as_ptr());
+                memory.waker.set(waker.as_ptr());
                 // Dropped here, on the fiber, also when it panics or is
                 // unwound by a drop: fiber-locals end with their fiber.
                 let _locals = memory.locals().guard();
@@ -155,7 +158,7 @@ impl<T: 'static> FiberFuture<T> {
         };
         let memory = FiberMemory {
             suspender: Cell::new(ptr::null()),
-            cx: Cell::new(ptr::null_mut()),
+            waker: Cell::new(ptr::null()),
             locals,
             stack: ManuallyDrop::new(stack),
             region,
@@ -209,7 +212,7 @@ impl<T: 'static> Future for FiberFuture<T> {
         }
         // The fiber keeps the context until it suspends (it waits in its
         // frames meanwhile); a panic of the fiber comes out of `resume`.
-        match this.coroutine.resume(NonNull::from(cx).cast()) {
+        match this.coroutine.resume(NonNull::from(cx.waker())) {
             // Waits or yields: a `yield_now` asked the task that polls us
             // to run again after what is queued (`current_yielding`) before
             // it suspended; a wait registered the waker.
@@ -317,10 +320,10 @@ impl Drop for FiberStack {
 pub(crate) struct FiberMemory {
     /// Set by the fiber's first frame; valid while the coroutine lives.
     suspender: Cell<*const FiberSuspender>,
-    /// The context of the poll that resumed the fiber: valid while the
-    /// fiber runs (the poll waits in `resume` meanwhile). Set by the fiber
-    /// from each resume's input.
-    cx: Cell<*mut Context<'static>>,
+    /// The waker of the poll that resumed the fiber: valid while the fiber
+    /// runs (the poll waits in `resume` meanwhile). Set by the fiber from
+    /// each resume's input.
+    waker: Cell<*const Waker>,
     /// The fiber's `fiber_local!` values, beside the task (not in it: the
     /// task's memory is moved out of it before it is released).
     locals: NonNull<Locals>,
@@ -343,23 +346,20 @@ impl FiberMemory {
         let suspender = self.suspender.get();
         // SAFETY: only the fiber itself calls this, while it runs; its
         // first frame set the suspender, which lives as long as that frame.
-        let cx = unsafe { (*suspender).suspend(()) };
-        self.cx.set(cx.as_ptr());
+        let waker = unsafe { (*suspender).suspend(()) };
+        self.waker.set(waker.as_ptr());
     }
 
-    /// The context of the poll that resumed the fiber.
+    /// The waker of the poll that resumed the fiber: it schedules the
+    /// fiber's task.
     ///
     /// # Safety
     /// Called by the fiber itself, while it runs, and the reference is
     /// dropped before it suspends.
-    #[expect(
-        clippy::mut_from_ref,
-        reason = "the context is the poll's, lent to the fiber while it runs"
-    )]
-    pub(crate) unsafe fn context(&self) -> &mut Context<'static> {
-        // SAFETY: the poll that resumed us passed it and waits in `resume`
+    pub(crate) unsafe fn waker(&self) -> &Waker {
+        // SAFETY: the poll that resumed us lent it and waits in `resume`
         // until we suspend; the caller gives the reference up by then.
-        unsafe { &mut *self.cx.get() }
+        unsafe { &*self.waker.get() }
     }
 
     /// The fiber's `fiber_local!` values.
