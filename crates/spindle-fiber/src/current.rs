@@ -171,12 +171,17 @@ pub fn park() {
 
 /// The waker that unparks the caller: the current fiber's (which schedules
 /// it on its executor), or, outside a fiber, one that unparks the thread.
+///
+/// In a destructor run while a fiber that was dropped suspended unwinds,
+/// it is a waker that does nothing: that fiber never runs again.
 pub fn current_waker() -> Waker {
+    let Some(memory) = current_memory() else {
+        return Waker::from(Arc::new(ThreadWaker(thread::current())));
+    };
     // SAFETY: the fiber calls this while it runs, and the reference to the
-    // waker ends within the closure.
-    current_memory()
-        .map(|memory| unsafe { memory.waker() }.clone())
-        .unwrap_or_else(|| Waker::from(Arc::new(ThreadWaker(thread::current()))))
+    // waker ends here.
+    let waker = unsafe { memory.waker() };
+    waker.map_or_else(|| Waker::noop().clone(), Waker::clone)
 }
 
 /// Unparks a thread.
@@ -253,7 +258,11 @@ struct FiberBlocker;
 
 impl Blocker for FiberBlocker {
     fn block(&self, mut future: Pin<&mut dyn Future<Output = ()>>) {
-        let Some(memory) = current_memory() else {
+        // A fiber that a drop unwinds cannot suspend: a destructor that
+        // waits there blocks the thread, as it would outside any fiber.
+        // SAFETY: the fiber calls this while it runs (as `waker` asks).
+        let resumable = current_memory().filter(|memory| unsafe { memory.waker() }.is_some());
+        let Some(memory) = resumable else {
             // Not on a fiber: what was installed before us, or park.
             let previous = THREAD.try_with(|t| t.previous_blocker.get()).ok().flatten();
             return match previous {
@@ -264,7 +273,10 @@ impl Blocker for FiberBlocker {
         loop {
             // SAFETY: we are the running fiber, and the waker reference
             // ends with the poll, before we suspend.
-            let mut cx = Context::from_waker(unsafe { memory.waker() });
+            let Some(waker) = (unsafe { memory.waker() }) else {
+                unreachable!("a running fiber that is not unwinding has a waker")
+            };
+            let mut cx = Context::from_waker(waker);
             if future.as_mut().poll(&mut cx).is_ready() {
                 return;
             }

@@ -322,7 +322,8 @@ pub(crate) struct FiberMemory {
     suspender: Cell<*const FiberSuspender>,
     /// The waker of the poll that resumed the fiber: valid while the fiber
     /// runs (the poll waits in `resume` meanwhile). Set by the fiber from
-    /// each resume's input.
+    /// each resume's input; null while it is suspended, and so while a
+    /// drop unwinds it: no poll runs it then.
     waker: Cell<*const Waker>,
     /// The fiber's `fiber_local!` values, beside the task (not in it: the
     /// task's memory is moved out of it before it is released).
@@ -344,22 +345,23 @@ impl FiberMemory {
     #[inline]
     pub(crate) fn suspend(&self) {
         let suspender = self.suspender.get();
+        self.waker.set(ptr::null());
         // SAFETY: only the fiber itself calls this, while it runs; its
         // first frame set the suspender, which lives as long as that frame.
         let waker = unsafe { (*suspender).suspend(()) };
         self.waker.set(waker.as_ptr());
     }
 
-    /// The waker of the poll that resumed the fiber: it schedules the
-    /// fiber's task.
+    /// The waker of the poll that resumed the fiber (it schedules the
+    /// fiber's task); `None` while a drop unwinds the fiber.
     ///
     /// # Safety
     /// Called by the fiber itself, while it runs, and the reference is
     /// dropped before it suspends.
-    pub(crate) unsafe fn waker(&self) -> &Waker {
+    pub(crate) unsafe fn waker(&self) -> Option<&Waker> {
         // SAFETY: the poll that resumed us lent it and waits in `resume`
         // until we suspend; the caller gives the reference up by then.
-        unsafe { &*self.waker.get() }
+        unsafe { self.waker.get().as_ref() }
     }
 
     /// The fiber's `fiber_local!` values.

@@ -266,6 +266,50 @@ fn pinned_fibers_spawned_in_a_burst_spread_over_the_workers() {
 }
 
 #[test]
+fn a_fiber_dropped_while_suspended_unwinds_as_itself() {
+    // A parked fiber cancelled by another fiber: the destructors on its
+    // stack run as part of it (its name, its fiber-locals), not of the
+    // fiber that cancelled it; its waker does nothing, and waiting
+    // suspends nothing (it would block the thread: here it is ready).
+    fiber_local! {
+        static TAG: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    }
+    struct Report(mpsc::Sender<(Option<String>, u32)>);
+    impl Drop for Report {
+        fn drop(&mut self) {
+            let name = current().and_then(|fiber| fiber.name().map(str::to_owned));
+            spindle_fiber::current_waker().wake();
+            assert_eq!(wait(std::future::ready(5)), 5);
+            self.0.send((name, TAG.with(|tag| tag.get()))).unwrap();
+        }
+    }
+    let executor = ManualExecutor::new();
+    let (tx, rx) = mpsc::channel();
+    let victim = Builder::new()
+        .name("victim")
+        .spawn(&executor, move || {
+            TAG.with(|tag| tag.set(7));
+            let _report = Report(tx);
+            loop {
+                park();
+            }
+        })
+        .unwrap();
+    executor.run_all();
+    let killer = Builder::new()
+        .name("killer")
+        .spawn(&executor, move || {
+            TAG.with(|tag| tag.set(1));
+            victim.abort();
+            assert!(victim.join().unwrap_err().is_cancelled());
+        })
+        .unwrap();
+    executor.run_all();
+    killer.join().unwrap();
+    assert_eq!(rx.recv().unwrap(), (Some("victim".to_owned()), 7));
+}
+
+#[test]
 fn a_panic_reaches_the_joiner_with_its_payload() {
     let pool = StealPool::new(2).unwrap();
     let fiber = spindle_fiber::spawn(&pool, || {

@@ -275,6 +275,15 @@ where
                 unsafe { Pin::new_unchecked(future) }.poll(&mut cx)
             }))
         });
+        // A future that is done is dropped while its task is still the
+        // current one: its destructors run as part of the task (a fiber's,
+        // for one, find the fiber's own locals).
+        let dropped = match polled {
+            Ok(Poll::Pending) => Ok(()),
+            // SAFETY: we hold `RUNNING` and a reference; the stage is
+            // `Pending` until this drop.
+            _ => unsafe { Self::drop_future(ptr) },
+        };
         let yielded = current.end();
 
         match polled {
@@ -318,22 +327,25 @@ where
                 ToIdle::Yielded => unreachable!("only `transition_to_yielded` yields"),
             },
             Ok(Poll::Ready(output)) => {
-                // SAFETY: we hold `RUNNING` and a reference; a panic while
-                // dropping the finished future is lost, the output stands.
+                // A panic while dropping the finished future is lost: the
+                // output stands.
+                if let Err(lost) = dropped {
+                    drop_quietly(lost);
+                }
+                // SAFETY: we hold `RUNNING` and a reference; the future was
+                // dropped above.
                 unsafe {
-                    if let Err(lost) = Self::drop_future(ptr) {
-                        drop_quietly(lost);
-                    }
                     Self::finish(ptr, Ok(output));
                     Header::drop_ref(ptr);
                 }
             }
             Err(payload) => {
-                // SAFETY: as above; the first panic is the one reported.
+                // The first panic is the one reported.
+                if let Err(again) = dropped {
+                    drop_quietly(again);
+                }
+                // SAFETY: as above.
                 unsafe {
-                    if let Err(again) = Self::drop_future(ptr) {
-                        drop_quietly(again);
-                    }
                     Self::finish(ptr, Err(JoinError::panic(payload)));
                     Header::drop_ref(ptr);
                 }
@@ -386,8 +398,14 @@ where
     /// # Safety
     /// - The caller holds `RUNNING` and a reference.
     unsafe fn cancel_running(ptr: NonNull<Header>) {
+        // As in `run`: the future's destructors run as part of its task,
+        // whatever thread or task cancels it.
+        // SAFETY: the caller's reference keeps the task alive for the guard.
+        let current = unsafe { CurrentGuard::enter(ptr) };
         // SAFETY: forwarded from the caller.
-        let result = match unsafe { Self::drop_future(ptr) } {
+        let dropped = unsafe { Self::drop_future(ptr) };
+        current.end();
+        let result = match dropped {
             Ok(()) => JoinError::cancelled(),
             Err(payload) => JoinError::panic(payload),
         };
@@ -501,21 +519,56 @@ where
     /// See [`RawVTable::dealloc`].
     unsafe fn dealloc(ptr: NonNull<Header>) {
         let this = ptr.cast::<Self>().as_ptr();
-        // SAFETY: the pointer is the place `allocate` wrote, with its whole
-        // provenance, and nobody else refers to the task now. The memory is
-        // read out first (`ManuallyDrop`: the in-place drop skips it), and
-        // released after the last use of the place.
-        let memory = unsafe { ManuallyDrop::into_inner(ptr::read(&(*this).memory)) };
         // A destructor that panics (an unfinished future's, or the
         // output's) has no one to report to here (a waker or handle being
         // dropped, anywhere): swallowed, and the memory goes back anyway.
+        // SAFETY: the pointer is the place `allocate` wrote, with its whole
+        // provenance, and nobody else refers to the task now.
+        let future_dropped = unsafe { Self::drop_unfinished(ptr) };
+        // SAFETY: as above. The memory is read out once the future is gone
+        // (`ManuallyDrop`: the in-place drop skips it), and released after
+        // the last use of the place.
+        let memory = unsafe { ManuallyDrop::into_inner(ptr::read(&(*this).memory)) };
         // SAFETY: as above; dropped once, here.
         let dropped = catch_unwind(AssertUnwindSafe(|| unsafe { ptr::drop_in_place(this) }));
         // SAFETY: as above: the place is no longer used.
         unsafe { memory.release(ptr.cast(), Layout::new::<Self>()) };
-        if let Err(payload) = dropped {
+        for payload in [future_dropped, dropped]
+            .into_iter()
+            .filter_map(Result::err)
+        {
             drop_quietly(payload);
         }
+    }
+
+    /// Drops the future of a task freed before it finished, as part of the
+    /// task (as `cancel_running` does), while the task is still whole; the
+    /// stage is then `Consumed`, even if the destructor panicked.
+    ///
+    /// # Safety
+    /// - Nobody else refers to the task.
+    unsafe fn drop_unfinished(ptr: NonNull<Header>) -> Result<(), Box<dyn Any + Send>> {
+        // SAFETY: the task is whole, and ours alone.
+        let this = unsafe { ptr.cast::<Self>().as_ref() };
+        let unfinished = this.stage.with(|stage| {
+            // SAFETY: as above.
+            matches!(unsafe { &*stage }, Stage::Pending(_))
+        });
+        if !unfinished {
+            return Ok(());
+        }
+        // SAFETY: the task outlives the guard, which ends below.
+        let current = unsafe { CurrentGuard::enter(ptr) };
+        let dropped = this.stage.with_mut(|stage| {
+            // SAFETY: the stage is ours; dropped in place (the pinning
+            // promise).
+            let dropped = catch_unwind(AssertUnwindSafe(|| unsafe { ptr::drop_in_place(stage) }));
+            // SAFETY: overwritten without reading the dropped value.
+            unsafe { ptr::write(stage, Stage::Consumed) };
+            dropped
+        });
+        current.end();
+        dropped
     }
 }
 
