@@ -189,8 +189,11 @@ impl<T> JoinHandle<T> {
     fn prefetch_next(&self) {
         const LINE: usize = 64;
         const LINES: usize = 4;
-        let next = self.header().next_hint as *const u8;
-        if !next.is_null() {
+        let next = self.header().next_hint;
+        if next != 0 {
+            // Only an address to prefetch, never read through: it needs
+            // no provenance.
+            let next = core::ptr::without_provenance::<u8>(next);
             for line in 0..LINES {
                 spindle_core::prefetch(next.wrapping_add(line * LINE));
             }
