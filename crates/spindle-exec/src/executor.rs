@@ -60,8 +60,8 @@ pub trait Executor: Send + Sync {
     /// them later. The default binds the task where it is
     /// ([`worker_index`](Self::worker_index)).
     #[inline]
-    fn bind_pinned(&self) -> Option<usize> {
-        self.worker_index()
+    fn bind_pinned(&self) -> Option<PinnedHome> {
+        self.worker_index().map(PinnedHome::Here)
     }
 }
 
@@ -115,7 +115,7 @@ macro_rules! forward_executor {
                 (**self).submit_to(worker, task, hint)
             }
             #[inline]
-            fn bind_pinned(&self) -> Option<usize> {
+            fn bind_pinned(&self) -> Option<PinnedHome> {
                 (**self).bind_pinned()
             }
         }
@@ -123,6 +123,16 @@ macro_rules! forward_executor {
 }
 
 forward_executor!(Arc<E>, &E);
+
+/// The worker a pinned task lives on, as [`Executor::bind_pinned`] picks
+/// it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PinnedHome {
+    /// The calling worker, which runs the task now.
+    Here(usize),
+    /// Another worker: the task is sent there, and starts there.
+    Elsewhere(usize),
+}
 
 /// [`Executor::submit_to`] named a worker the executor does not have. The
 /// task is handed back: submit it elsewhere, run or cancel it (dropping it

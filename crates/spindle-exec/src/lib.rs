@@ -45,7 +45,7 @@ pub use async_task::{Heap, JoinError, JoinHandle, SpawnInError, TaskBuilder, Tas
 pub use block_on::{Blocker, block_on, set_blocker, wait};
 pub use compute::{ComputeHandle, ComputePool, ComputePoolBuilder, PoolError, ShutdownError};
 pub use context::{TaskContext, TaskId, request_yield, with_current_task};
-pub use executor::{Executor, Spawner, SubmitToError};
+pub use executor::{Executor, PinnedHome, Spawner, SubmitToError};
 pub use manual::{ManualExecutor, ManualHandle};
 pub use policy::{Fifo, Policy};
 pub use steal::{

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use spindle_coro::{StackError, StackPool};
 use spindle_exec::{Hint, JoinHandle, Spawner, TaskBuilder};
 
-use crate::fiber::{FiberFuture, FiberMemory};
+use crate::fiber::{FiberFuture, FiberMemory, FiberSpawn};
 
 /// The stack size of a fiber unless its [`Builder`] says otherwise:
 /// 256 KiB of address space, of which a fiber uses (and the system
@@ -144,13 +144,20 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let stack = StackPool::global()
-            .take(self.stack_size)
+        // The stack, and the one this thread's spawn after next will get:
+        // a join of this fiber prefetches that one's task (see
+        // `FiberMemory::next_place_hint`).
+        let (stack, later) = StackPool::global()
+            .take_looking_ahead(self.stack_size, 2)
             .map_err(SpawnError)?;
         let task_layout = TaskBuilder::task_layout::<S, FiberFuture<T>, FiberMemory>();
-        let (future, memory) =
-            FiberFuture::new(stack, self.name.as_deref(), self.movable, task_layout, f)
-                .map_err(SpawnError)?;
+        let spawn = FiberSpawn {
+            name: self.name.as_deref(),
+            movable: self.movable,
+            task_layout,
+            later_stack: later,
+        };
+        let (future, memory) = FiberFuture::new(stack, spawn, f).map_err(SpawnError)?;
         // On one of the executor's workers, the new fiber runs as soon as
         // its spawner waits or yields (Go's `go`): a fork-join tree runs
         // depth first and holds few stacks at once; from outside, it

@@ -48,7 +48,7 @@ use core::pin::Pin;
 use core::ptr::{self, NonNull};
 use core::task::{Context, Poll, Waker};
 
-use spindle_coro::stack::{PooledStack, StackPool, colour_of};
+use spindle_coro::stack::{PooledStack, colour_of};
 use spindle_coro::{Coroutine, CoroutineResult, Stack, Suspender};
 use spindle_exec::TaskMemory;
 
@@ -79,6 +79,17 @@ type Resume = NonNull<Waker>;
 /// before it suspends).
 pub(crate) type FiberSuspender = Suspender<Resume, ()>;
 
+/// What a spawn asks of a fiber besides its stack and function.
+pub(crate) struct FiberSpawn<'a> {
+    pub(crate) name: Option<&'a str>,
+    pub(crate) movable: bool,
+    /// The layout the task will ask for.
+    pub(crate) task_layout: Layout,
+    /// The stack this thread's spawn after next will likely take
+    /// ([`StackPool::take_looking_ahead`](spindle_coro::StackPool::take_looking_ahead)).
+    pub(crate) later_stack: Option<NonNull<u8>>,
+}
+
 /// The future an executor polls for a fiber: each poll resumes the fiber
 /// until it suspends or returns.
 #[repr(C)]
@@ -101,17 +112,21 @@ unsafe impl<T: Send> Send for FiberFuture<T> {}
 
 impl<T: 'static> FiberFuture<T> {
     /// Creates a fiber that runs `f` on `stack`, and the memory that holds
-    /// its task. `task_layout` is the layout the task will ask for.
+    /// its task, as `spawn` asks.
     pub(crate) fn new<F>(
         stack: PooledStack,
-        name: Option<&str>,
-        movable: bool,
-        task_layout: Layout,
+        spawn: FiberSpawn<'_>,
         f: F,
     ) -> Result<(Self, FiberMemory), spindle_coro::StackError>
     where
         F: FnOnce() -> T + Send + 'static,
     {
+        let FiberSpawn {
+            name,
+            movable,
+            task_layout,
+            later_stack,
+        } = spawn;
         // The task (on a cache line), then the fiber-locals, then the flag
         // that tells the memory whether the coroutine's frames are gone,
         // then the stack's colour.
@@ -156,6 +171,11 @@ impl<T: 'static> FiberFuture<T> {
             leaked: false,
             coroutine: ManuallyDrop::new(coroutine),
         };
+        // The fiber spawned with `later_stack` puts its task as far below
+        // that stack's colour as ours lies below our stack's.
+        let depth = stack.base().as_ptr() as usize - stack.colour() - region.as_ptr() as usize;
+        let later_place = later_stack
+            .and_then(|base| NonNull::new(base.as_ptr().wrapping_sub(colour_of(base) + depth)));
         let memory = FiberMemory {
             suspender: Cell::new(ptr::null()),
             waker: Cell::new(ptr::null()),
@@ -164,6 +184,7 @@ impl<T: 'static> FiberFuture<T> {
             region,
             task_layout,
             frames_gone: flag,
+            later_place,
         };
         Ok((future, memory))
     }
@@ -332,6 +353,9 @@ pub(crate) struct FiberMemory {
     region: NonNull<u8>,
     task_layout: Layout,
     frames_gone: NonNull<Cell<bool>>,
+    /// Where the fiber this thread spawns two spawns later will likely put
+    /// its task (see `next_place_hint`).
+    later_place: Option<NonNull<u8>>,
 }
 
 impl FiberMemory {
@@ -391,20 +415,15 @@ unsafe impl TaskMemory for FiberMemory {
     }
 
     /// Where the fiber spawned here two spawns later (with a stack of this
-    /// size) puts its task: on the stack the pool hands this thread then,
-    /// as far below that stack's colour as this task lies below ours.
+    /// size) puts its task: on the stack the pool said this thread would
+    /// take then, found when this fiber's stack was taken.
     ///
     /// Two ahead, not one: a join that then misses on its own task takes
     /// less time than the page walk and the miss of the next one (on this
     /// machine's VM, 100,000 fibers joined in spawn order: about 390 ns per
     /// join with no hint or one ahead, 290 with two, 350 with three).
     fn next_place_hint(&self, _layout: Layout) -> Option<NonNull<u8>> {
-        let next = StackPool::global().upcoming(self.stack.size(), 2)?;
-        let depth = self.stack.base().as_ptr() as usize
-            - self.stack.colour()
-            - self.region.as_ptr() as usize;
-        let place = next.as_ptr().wrapping_sub(colour_of(next) + depth);
-        NonNull::new(place)
+        self.later_place
     }
 }
 

@@ -44,7 +44,7 @@ use super::memory::TaskMemory;
 use super::state::{State, ToIdle, ToRunning};
 use super::waker;
 use crate::context::{CurrentGuard, TaskContext};
-use crate::executor::Executor;
+use crate::executor::{Executor, PinnedHome};
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::cell::UnsafeCell;
 use crate::task::{Hint, Task, TaskRef, TaskVTable};
@@ -244,13 +244,13 @@ where
         if this.header.home.load(Ordering::Relaxed) == UNBOUND {
             // The first run of a pinned task: the executor picks its home
             // (here, or a less loaded worker), if it can send tasks there.
-            let home = this.executor.bind_pinned();
-            this.header
-                .home
-                .store(home.unwrap_or(UNPINNED), Ordering::Relaxed);
-            if let Some(home) = home
-                && Some(home) != this.executor.worker_index()
-            {
+            let (home, elsewhere) = match this.executor.bind_pinned() {
+                None => (UNPINNED, false),
+                Some(PinnedHome::Here(home)) => (home, false),
+                Some(PinnedHome::Elsewhere(home)) => (home, true),
+            };
+            this.header.home.store(home, Ordering::Relaxed);
+            if elsewhere {
                 // SAFETY: we hold `RUNNING` and the `TaskRef`'s reference;
                 // nothing ran yet, so the task can start there instead.
                 return unsafe { Self::requeue_unstarted(ptr) };
@@ -533,10 +533,10 @@ where
         let dropped = catch_unwind(AssertUnwindSafe(|| unsafe { ptr::drop_in_place(this) }));
         // SAFETY: as above: the place is no longer used.
         unsafe { memory.release(ptr.cast(), Layout::new::<Self>()) };
-        for payload in [future_dropped, dropped]
-            .into_iter()
-            .filter_map(Result::err)
-        {
+        if let Err(payload) = future_dropped {
+            drop_quietly(payload);
+        }
+        if let Err(payload) = dropped {
             drop_quietly(payload);
         }
     }

@@ -178,6 +178,13 @@ impl Idle {
         }
     }
 
+    /// Whether [`notify_one`](Self::notify_one) would wake a worker now (a
+    /// snapshot): some sleep and none searches.
+    #[inline]
+    pub(crate) fn would_wake(&self) -> bool {
+        self.should_wake(self.state.load(Ordering::Relaxed))
+    }
+
     fn should_wake(&self, state: usize) -> bool {
         searching(state) == 0 && unparked(state) < self.workers
     }

@@ -28,7 +28,7 @@ mod worker;
 pub use builder::{StealPoolBuilder, StealPoolError};
 pub use metrics::StealMetrics;
 
-use crate::executor::{Executor, Spawner, SubmitToError};
+use crate::executor::{Executor, PinnedHome, Spawner, SubmitToError};
 use crate::task::{Hint, TaskRef};
 use core::fmt;
 use shared::Shared;
@@ -306,7 +306,7 @@ impl Executor for StealPool {
     }
     /// Here, or another worker if this one holds clearly more pinned tasks
     /// (see [Pinned tasks](Self#pinned-tasks)).
-    fn bind_pinned(&self) -> Option<usize> {
+    fn bind_pinned(&self) -> Option<PinnedHome> {
         self.shared().bind_pinned()
     }
 }
@@ -342,7 +342,7 @@ impl Executor for StealHandle {
     fn submit_to(&self, worker: usize, task: TaskRef, hint: Hint) -> Result<(), SubmitToError> {
         submit_to(&self.shared, worker, task, hint)
     }
-    fn bind_pinned(&self) -> Option<usize> {
+    fn bind_pinned(&self) -> Option<PinnedHome> {
         self.shared.bind_pinned()
     }
 }

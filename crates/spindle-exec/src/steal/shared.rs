@@ -9,6 +9,7 @@ use super::metrics::{Counters, StealMetrics};
 use super::ring::Ring;
 use super::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use super::worker::{Local, current_local, current_pool};
+use crate::executor::PinnedHome;
 use crate::task::{Hint, Task, TaskRef};
 use core::ptr;
 use spindle_core::CachePadded;
@@ -154,7 +155,7 @@ impl Shared {
     /// [`BALANCE_FROM`] queued. Queued, not started: tasks that wait (the
     /// parents in a fork-join tree) need no worker, and moving their
     /// children away would only make each join cross threads.
-    pub(super) fn bind_pinned(&self) -> Option<usize> {
+    pub(super) fn bind_pinned(&self) -> Option<PinnedHome> {
         let local = self.local()?;
         let own = local.index;
         if self.threads > 1 {
@@ -163,11 +164,11 @@ impl Shared {
                 let other = (own + 1 + local.random_below(self.threads - 1)) % self.threads;
                 let theirs = self.pinned_queued(other);
                 if mine > theirs + BALANCE_SLACK + theirs / 16 {
-                    return Some(other);
+                    return Some(PinnedHome::Elsewhere(other));
                 }
             }
         }
-        Some(own)
+        Some(PinnedHome::Here(own))
     }
 
     /// The pinned tasks queued for worker `index`: in its pinned queue and

@@ -216,16 +216,40 @@ impl StackPool {
     /// refuses the memory.
     #[inline]
     pub fn take(&'static self, size: usize) -> Result<PooledStack, StackError> {
+        self.take_looking_ahead(size, 0).map(|(stack, _)| stack)
+    }
+
+    /// [`take`](Self::take), and what [`upcoming(size, ahead)`](Self::upcoming)
+    /// would tell once the stack is taken, if that stack is cold (it came
+    /// from the stacks other threads gave back, not from this thread's own
+    /// recent returns): a hint worth prefetching. In one thread-local
+    /// access.
+    ///
+    /// # Errors
+    /// As [`take`](Self::take).
+    #[inline]
+    pub fn take_looking_ahead(
+        &'static self,
+        size: usize,
+        ahead: usize,
+    ) -> Result<(PooledStack, Option<NonNull<u8>>), StackError> {
         let class = class_of(size)?;
-        let raw = match thread_cache::pop(class) {
-            Some(raw) => raw,
-            None => self.take_slow(class)?,
+        let (raw, upcoming) = match thread_cache::pop(class, ahead) {
+            Some(taken) => taken,
+            None => {
+                let raw = self.take_slow(class)?;
+                let upcoming = (ahead > 0)
+                    .then(|| thread_cache::upcoming(class, ahead))
+                    .flatten();
+                (raw, upcoming)
+            }
         };
-        Ok(PooledStack {
+        let stack = PooledStack {
             base: raw.base,
             class: class as u8,
             kind: raw.kind,
-        })
+        };
+        Ok((stack, upcoming))
     }
 
     /// The base of the stack that this thread's `n`-th
@@ -266,14 +290,16 @@ impl StackPool {
             batch
         };
         self.keep(class, batch);
-        Ok(thread_cache::pop(class).expect("the batch was just cached"))
+        Ok(thread_cache::pop(class, 0)
+            .expect("the batch was just cached")
+            .0)
     }
 
     /// Caches `stacks` on this thread, or gives them to the global list.
     fn keep(&self, class: usize, stacks: Vec<Raw>) {
         let rest: Vec<Raw> = stacks
             .into_iter()
-            .filter_map(|raw| thread_cache::push(class, raw).err())
+            .filter_map(|raw| thread_cache::push(class, raw, true).err())
             .collect();
         give_to_global(class, rest);
     }
@@ -370,7 +396,7 @@ impl StackPool {
     #[inline(never)]
     fn give_back_slow(&self, class: usize, raw: Raw) {
         let raw = match thread_cache::register() {
-            true => match thread_cache::push(class, raw) {
+            true => match thread_cache::push(class, raw, false) {
                 Ok(()) => return,
                 Err(raw) => raw,
             },
@@ -531,7 +557,7 @@ impl Drop for PooledStack {
                 kind: self.kind,
             },
         );
-        if let Err(raw) = thread_cache::push(class, raw) {
+        if let Err(raw) = thread_cache::push(class, raw, false) {
             GLOBAL.give_back_slow(class, raw);
         }
     }

@@ -1,13 +1,16 @@
 //! Per-thread caches of pooled stacks: a small array of entries per size
 //! class, so taking or returning a stack touches none of its memory.
 //!
-//! A cached stack's memory is usually cold (a fiber that ran long ago, on
+//! A cached stack's memory may be cold (a fiber that ran long ago, on
 //! another core): a list threaded through the free stacks cost a cache
 //! miss and a page walk on every take and every return. An entry is a
 //! stack's base address with its [`Kind`](super::Kind) in the two low bits
-//! (bases are 16-byte aligned). Taking a stack also prefetches the lines
-//! the next take's coroutine will write ([`prefetch_start`]), so a burst
-//! of spawns does not wait on them one by one.
+//! and [`COLD`] in the third (bases are 64-byte aligned). Stacks that came
+//! from the global lists are cold; those this thread gave back are likely
+//! still cached. Taking a stack prefetches the lines the next take's
+//! coroutine will write if that stack is cold ([`prefetch_start`]), so a
+//! burst of spawns does not wait on them one by one, and a thread that
+//! reuses its own stacks pays nothing for it.
 //!
 //! The arrays live in one const-initialized thread-local without a
 //! destructor, so the fast paths are a few loads and stores with no
@@ -37,6 +40,11 @@ pub(super) const LIMIT: usize = 64;
 const CLOSED: usize = usize::MAX;
 /// A count no cache reaches: a thread whose [`Drain`] is not registered.
 const UNREGISTERED: usize = usize::MAX - 1;
+/// An entry's mark: the stack came from the global lists (see the module
+/// docs).
+const COLD: usize = 4;
+/// The bits of an entry that are not the base.
+const MARKS: usize = 7;
 /// Caches per thread: a power of two at least [`CLASSES`], so indexing
 /// with `class & (SLOTS - 1)` needs no bounds check.
 const SLOTS: usize = CLASSES.next_power_of_two();
@@ -60,13 +68,15 @@ thread_local! {
     static DRAIN: Drain = const { Drain };
 }
 
-/// Takes a stack of `class` from this thread's cache.
+/// Takes a stack of `class` from this thread's cache, and the base of the
+/// stack the `ahead`-th pop from now will take (0: none), if it is cached
+/// and cold: a hint worth prefetching.
 // Never inlined, as every thread-local access of the library: code on a
 // movable fiber (DESIGN.md, decision 4) may take a stack, suspend, move to
 // another thread and take one again; inlined, the compiler could reuse the
 // first thread's cache address.
 #[inline(never)]
-pub(super) fn pop(class: usize) -> Option<Raw> {
+pub(super) fn pop(class: usize, ahead: usize) -> Option<(Raw, Option<NonNull<u8>>)> {
     CACHES.with(|caches| {
         let cache = &caches[class & (SLOTS - 1)];
         let count = cache.count.get();
@@ -74,18 +84,28 @@ pub(super) fn pop(class: usize) -> Option<Raw> {
         if count.wrapping_sub(1) >= LIMIT {
             return None;
         }
-        let entry = cache.entries[count - 1].get();
-        cache.count.set(count - 1);
-        if let Some(next) = count.checked_sub(2)
-            && let Some(base) = NonNull::new((cache.entries[next].get() & !3) as *mut u8)
-        {
-            prefetch_start(base);
+        let left = count - 1;
+        cache.count.set(left);
+        let cold_at = |index: usize| {
+            let entry = cache.entries[index].get();
+            (entry & COLD != 0)
+                .then(|| NonNull::new((entry & !MARKS) as *mut u8))
+                .flatten()
+        };
+        if let Some(next) = left.checked_sub(1).and_then(cold_at) {
+            prefetch_start(next);
         }
-        Some(Raw {
+        let upcoming = (ahead > 0)
+            .then(|| left.checked_sub(ahead))
+            .flatten()
+            .and_then(cold_at);
+        let entry = cache.entries[left].get();
+        let raw = Raw {
             // SAFETY: only non-null bases are cached.
-            base: unsafe { NonNull::new_unchecked((entry & !3) as *mut u8) },
+            base: unsafe { NonNull::new_unchecked((entry & !MARKS) as *mut u8) },
             kind: Kind::from_bits(entry),
-        })
+        };
+        Some((raw, upcoming))
     })
 }
 
@@ -100,22 +120,24 @@ pub(super) fn upcoming(class: usize, n: usize) -> Option<NonNull<u8>> {
         if n == 0 || count > LIMIT || count < n {
             return None;
         }
-        NonNull::new((cache.entries[count - n].get() & !3) as *mut u8)
+        NonNull::new((cache.entries[count - n].get() & !MARKS) as *mut u8)
     })
 }
 
-/// Puts a free stack of `class` in this thread's cache; hands it back if
-/// the cache is full or closed, or the thread has not registered its guard.
+/// Puts a free stack of `class` in this thread's cache, marked [`COLD`]
+/// if `cold`; hands it back if the cache is full or closed, or the thread
+/// has not registered its guard.
 // Never inlined: see `pop`.
 #[inline(never)]
-pub(super) fn push(class: usize, raw: Raw) -> Result<(), Raw> {
+pub(super) fn push(class: usize, raw: Raw, cold: bool) -> Result<(), Raw> {
     CACHES.with(|caches| {
         let cache = &caches[class & (SLOTS - 1)];
         let count = cache.count.get();
         if count >= LIMIT {
             return Err(raw);
         }
-        cache.entries[count].set(raw.base.as_ptr() as usize | raw.kind as usize);
+        let mark = if cold { COLD } else { 0 };
+        cache.entries[count].set(raw.base.as_ptr() as usize | raw.kind as usize | mark);
         cache.count.set(count + 1);
         Ok(())
     })
@@ -140,7 +162,9 @@ pub(super) fn register() -> bool {
 
 /// Takes up to `n` stacks of `class` out of this thread's cache.
 pub(super) fn take_many(class: usize, n: usize) -> Vec<Raw> {
-    core::iter::from_fn(|| pop(class)).take(n).collect()
+    core::iter::from_fn(|| pop(class, 0).map(|(raw, _)| raw))
+        .take(n)
+        .collect()
 }
 
 /// Starts fetching, for writing, the lines a coroutine started on the
