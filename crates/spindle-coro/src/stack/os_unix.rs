@@ -3,11 +3,14 @@
 use super::StackError;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use spindle_core::CachePadded;
 use std::sync::OnceLock;
 
 #[inline]
 pub(crate) fn page_size() -> usize {
-    static PAGE: AtomicUsize = AtomicUsize::new(0);
+    // On a line of its own: every spawn reads it, and a neighbour written
+    // often (a lock) would make each read a miss on another core's line.
+    static PAGE: CachePadded<AtomicUsize> = CachePadded::new(AtomicUsize::new(0));
     match PAGE.load(Relaxed) {
         0 => {
             // SAFETY: sysconf has no preconditions.

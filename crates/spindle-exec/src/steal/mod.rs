@@ -154,6 +154,19 @@ pub struct StealPool {
 /// The shared part of every handle; its drop is the last handle's drop.
 struct Handle {
     shared: Arc<Shared>,
+    /// The cell tasks spawned from outside the workers hold.
+    outside: Arc<HandleCell>,
+}
+
+/// What a [`StealHandle`] points to: the pool's `Shared`, kept alive. Each
+/// worker has a cell of its own (`Local::cell`), and the pool one more for
+/// other threads: a task clones the cell of the thread that spawns it and
+/// drops it where it is freed, usually the same worker, so these reference
+/// counts stay in one worker's cache. With one count for all, every spawn
+/// and every free on two workers took the line from the other core (fib on
+/// fibers used twice the CPU time on two workers as on one).
+struct HandleCell {
+    shared: Arc<Shared>,
 }
 
 impl Drop for Handle {
@@ -188,8 +201,11 @@ impl StealPool {
     }
 
     fn from_shared(shared: Arc<Shared>) -> Self {
+        let outside = Arc::new(HandleCell {
+            shared: Arc::clone(&shared),
+        });
         StealPool {
-            handle: Arc::new(Handle { shared }),
+            handle: Arc::new(Handle { shared, outside }),
         }
     }
 
@@ -315,8 +331,9 @@ impl Executor for StealPool {
 impl Spawner for StealPool {
     type Handle = StealHandle;
     fn handle(&self) -> StealHandle {
+        let cell = self.shared().local_cell();
         StealHandle {
-            shared: Arc::clone(&self.handle.shared),
+            cell: cell.unwrap_or_else(|| Arc::clone(&self.handle.outside)),
         }
     }
 }
@@ -326,31 +343,42 @@ impl Spawner for StealPool {
 /// shut down, what is submitted through it is cancelled.
 #[derive(Clone)]
 pub struct StealHandle {
-    shared: Arc<Shared>,
+    cell: Arc<HandleCell>,
+}
+
+impl StealHandle {
+    fn shared(&self) -> &Shared {
+        &self.cell.shared
+    }
 }
 
 impl Executor for StealHandle {
     #[inline]
     fn submit(&self, task: TaskRef, hint: Hint) {
-        self.shared.submit(task, hint);
+        self.shared().submit(task, hint);
     }
     #[inline]
     fn worker_index(&self) -> Option<usize> {
-        self.shared.current_index()
+        self.shared().current_index()
     }
     #[inline]
     fn submit_to(&self, worker: usize, task: TaskRef, hint: Hint) -> Result<(), SubmitToError> {
-        submit_to(&self.shared, worker, task, hint)
+        submit_to(self.shared(), worker, task, hint)
     }
     fn bind_pinned(&self) -> Option<PinnedHome> {
-        self.shared.bind_pinned()
+        self.shared().bind_pinned()
     }
 }
 
+/// A handle made on one of the pool's workers takes that worker's cell
+/// (see `HandleCell`).
 impl Spawner for StealHandle {
     type Handle = Self;
     fn handle(&self) -> Self {
-        self.clone()
+        match self.shared().local_cell() {
+            Some(cell) => StealHandle { cell },
+            None => self.clone(),
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! into the pool from outside (submitting, waking, closing, counting). The
 //! protocols are in `README.md` beside this file.
 
+use super::HandleCell;
 use super::idle::{Idle, Wake};
 use super::injector::LockedQueue;
 use super::metrics::{Counters, StealMetrics};
@@ -14,6 +15,7 @@ use crate::task::{Hint, Task, TaskRef};
 use core::ptr;
 use spindle_core::CachePadded;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
 use std::sync::{Mutex, PoisonError};
 use std::thread::JoinHandle;
 
@@ -108,6 +110,12 @@ impl Shared {
         // `worker_main`) clears it before that `Local` goes, unwinding or not.
         let local = unsafe { &*local };
         ptr::eq(&*local.shared, self).then_some(local)
+    }
+
+    /// A clone of the calling worker's handle cell, if it is one of this
+    /// pool's workers.
+    pub(super) fn local_cell(&self) -> Option<Arc<HandleCell>> {
+        self.local().map(|local| Arc::clone(&local.cell))
     }
 
     /// The index of the calling thread in this pool, if it is a worker.

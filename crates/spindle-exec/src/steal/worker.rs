@@ -2,6 +2,7 @@
 //! thread runs, and the thread-local that tells `submit` it runs on a
 //! worker. The protocols are in `README.md` beside this file.
 
+use super::HandleCell;
 use super::idle::Wake;
 use super::injector;
 use super::metrics::{Counters, bump};
@@ -71,6 +72,8 @@ enum Flow {
 pub(super) struct Local {
     pub(super) shared: Arc<Shared>,
     pub(super) index: usize,
+    /// What tasks spawned on this worker hold (see `HandleCell`).
+    pub(super) cell: Arc<HandleCell>,
     /// `&shared.remotes[index]`, looked up once: every submit and every
     /// tick reaches it.
     remote: NonNull<Remote>,
@@ -98,7 +101,11 @@ pub(super) struct Local {
 impl Local {
     fn new(shared: Arc<Shared>, index: usize) -> Self {
         let remote = NonNull::from(&shared.remotes[index]);
+        let cell = Arc::new(HandleCell {
+            shared: Arc::clone(&shared),
+        });
         Local {
+            cell,
             shared,
             index,
             remote,
