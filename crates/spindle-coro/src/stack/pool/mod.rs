@@ -446,8 +446,13 @@ fn give_to_global(class: usize, stacks: Vec<Raw>) {
 /// The usable bytes of a guarded stack region of class `size`: the size,
 /// rounded up to whole pages (only systems with pages larger than 16 KiB
 /// round).
+/// Every fiber spawn asks (`PooledStack::allocation_base`): a mask, not a
+/// division, since page sizes are powers of two.
+#[inline]
 fn guarded_usable(size: usize) -> usize {
-    size.next_multiple_of(os::page_size())
+    let page = os::page_size();
+    debug_assert!(page.is_power_of_two());
+    (size + page - 1) & !(page - 1)
 }
 
 /// How many stacks may have a guard page of their own: two mappings each,
