@@ -2,7 +2,7 @@
 //!
 //! Every run of every system is a fresh child process ([`crate::child`]),
 //! so that no other system's memory, nor memory another run left with the
-//! allocator, is counted. In it, [`parking`](super::parking) sets the
+//! allocator, is counted. In it, [`parking`] sets the
 //! system up and reads the resident set size ([`memory::rss`]), then
 //! spawns the tasks from the child's main thread and waits until every one
 //! has run once and parked on the shared gate; after 100 ms more, for the

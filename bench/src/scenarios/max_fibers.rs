@@ -3,7 +3,7 @@
 //!
 //! Each system runs once, in a child of its own ([`crate::child`]): it
 //! parks fibers on one shared gate, a
-//! thousand at a time ([`parking`](super::parking)). After each thousand,
+//! thousand at a time ([`parking`]). After each thousand,
 //! once all have parked, the child prints how many are parked and how far
 //! its resident set ([`memory::rss`]) has grown since before the first.
 //! Its last such line is the result, whether the child then reached the

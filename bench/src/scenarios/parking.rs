@@ -64,7 +64,7 @@ pub(crate) fn spindle_fiber(n: usize, batch: usize, parked: &mut dyn FnMut(usize
     park_fibers(spindle_fiber::DEFAULT_STACK_SIZE, n, batch, parked);
 }
 
-/// As [`spindle_fiber`], with the smallest stack (16 KiB): what a program
+/// As [`spindle_fiber()`], with the smallest stack (16 KiB): what a program
 /// that holds a million fibers picks, since each stack's address space
 /// and mapping budget are per byte of its size.
 pub(crate) fn spindle_fiber_small(n: usize, batch: usize, parked: &mut dyn FnMut(usize)) {

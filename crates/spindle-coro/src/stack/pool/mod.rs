@@ -546,7 +546,7 @@ impl PooledStack {
 
     /// How far below its top a coroutine on this stack should place what
     /// it touches on every switch: 0 to 1,984 bytes, a multiple of 64,
-    /// fixed per stack (see [`colour`]). spindle-fiber shifts each fiber's
+    /// fixed per stack (see [`colour_of`]). spindle-fiber shifts each fiber's
     /// task and frames by it; taking a stack from the pool prefetches the
     /// lines under it on the stack taken next.
     pub fn colour(&self) -> usize {

@@ -12,10 +12,10 @@
 //! burst of spawns does not wait on them one by one, and a thread that
 //! reuses its own stacks pays nothing for it.
 //!
-//! The arrays live in one const-initialized thread-local without a
-//! destructor, so the fast paths are a few loads and stores with no
-//! lazy-initialization check. Stacks must not be stranded when a thread
-//! exits:
+//! The arrays live in const-initialized thread-locals without destructors
+//! (the counts apart from the entries, see [`COUNTS`]), so the fast paths
+//! are a few loads and stores with no lazy-initialization check. Stacks
+//! must not be stranded when a thread exits:
 //! 1. counts start at [`UNREGISTERED`], which refuses pushes as a full
 //!    cache does, so a thread's first push (and its first take, which finds
 //!    the cache empty) goes through the slow path; that registers a
@@ -49,23 +49,36 @@ const MARKS: usize = 7;
 /// with `class & (SLOTS - 1)` needs no bounds check.
 const SLOTS: usize = CLASSES.next_power_of_two();
 
-struct Cache {
-    entries: [Cell<usize>; LIMIT],
-    count: Cell<usize>,
+thread_local! {
+    /// Per class, how many entries are cached, or a mark. Apart from the
+    /// entries, so that those are zero-initialized: a new thread copies
+    /// only these counts, and the entries cost memory only once used.
+    static COUNTS: [Cell<usize>; SLOTS] = const { [const { Cell::new(UNREGISTERED) }; SLOTS] };
+    /// Per class, the cached entries (about 8 KiB of address space).
+    static ENTRIES: [[Cell<usize>; LIMIT]; SLOTS] =
+        const { [const { [const { Cell::new(0) }; LIMIT] }; SLOTS] };
+    static DRAIN: Drain = const { Drain };
 }
 
-thread_local! {
-    // About 8 KiB of thread-local address space, zero-initialized: only the
-    // entries a thread uses are ever touched.
-    static CACHES: [Cache; SLOTS] = const {
-        [const {
-            Cache {
-                entries: [const { Cell::new(0) }; LIMIT],
-                count: Cell::new(UNREGISTERED),
-            }
-        }; SLOTS]
-    };
-    static DRAIN: Drain = const { Drain };
+/// One class's cache on this thread.
+struct Cache<'a> {
+    count: &'a Cell<usize>,
+    entries: &'a [Cell<usize>; LIMIT],
+}
+
+/// Runs `f` on this thread's cache of `class`. Inlined into the
+/// never-inlined functions below, which are the only ones to call it.
+#[inline(always)]
+fn with_cache<R>(class: usize, f: impl FnOnce(Cache<'_>) -> R) -> R {
+    let class = class & (SLOTS - 1);
+    COUNTS.with(|counts| {
+        ENTRIES.with(|entries| {
+            f(Cache {
+                count: &counts[class],
+                entries: &entries[class],
+            })
+        })
+    })
 }
 
 /// Takes a stack of `class` from this thread's cache, and the base of the
@@ -77,8 +90,7 @@ thread_local! {
 // first thread's cache address.
 #[inline(never)]
 pub(super) fn pop(class: usize, ahead: usize) -> Option<(Raw, Option<NonNull<u8>>)> {
-    CACHES.with(|caches| {
-        let cache = &caches[class & (SLOTS - 1)];
+    with_cache(class, |cache| {
         let count = cache.count.get();
         // Zero, or one of the marks: nothing to take.
         if count.wrapping_sub(1) >= LIMIT {
@@ -114,8 +126,7 @@ pub(super) fn pop(class: usize, ahead: usize) -> Option<(Raw, Option<NonNull<u8>
 // Never inlined: see `pop`.
 #[inline(never)]
 pub(super) fn upcoming(class: usize, n: usize) -> Option<NonNull<u8>> {
-    CACHES.with(|caches| {
-        let cache = &caches[class & (SLOTS - 1)];
+    with_cache(class, |cache| {
         let count = cache.count.get();
         if n == 0 || count > LIMIT || count < n {
             return None;
@@ -130,8 +141,7 @@ pub(super) fn upcoming(class: usize, n: usize) -> Option<NonNull<u8>> {
 // Never inlined: see `pop`.
 #[inline(never)]
 pub(super) fn push(class: usize, raw: Raw, cold: bool) -> Result<(), Raw> {
-    CACHES.with(|caches| {
-        let cache = &caches[class & (SLOTS - 1)];
+    with_cache(class, |cache| {
         let count = cache.count.get();
         if count >= LIMIT {
             return Err(raw);
@@ -146,14 +156,14 @@ pub(super) fn push(class: usize, raw: Raw, cold: bool) -> Result<(), Raw> {
 /// Registers this thread's guard (see the module docs). Returns false if
 /// the thread is exiting and its cache is closed.
 pub(super) fn register() -> bool {
-    let open = CACHES.with(|caches| caches[0].count.get() != CLOSED);
+    let open = COUNTS.with(|counts| counts[0].get() != CLOSED);
     if !open || DRAIN.try_with(|_| ()).is_err() {
         return false;
     }
-    CACHES.with(|caches| {
-        for cache in caches {
-            if cache.count.get() == UNREGISTERED {
-                cache.count.set(0);
+    COUNTS.with(|counts| {
+        for count in counts {
+            if count.get() == UNREGISTERED {
+                count.set(0);
             }
         }
     });
@@ -194,6 +204,6 @@ impl Drop for Drain {
             let stacks = take_many(class, usize::MAX);
             super::give_to_global(class, stacks);
         }
-        CACHES.with(|caches| caches.iter().for_each(|cache| cache.count.set(CLOSED)));
+        COUNTS.with(|counts| counts.iter().for_each(|count| count.set(CLOSED)));
     }
 }
