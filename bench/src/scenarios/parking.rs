@@ -38,11 +38,10 @@ pub(crate) fn spindle_task(n: usize, batch: usize, parked: &mut dyn FnMut(usize)
     let pool = runtimes::spindle();
     let gate = Gate::new(n);
     let mut handles = slots(n);
-    warm_up(|| {
-        spindle_exec::spawn(pool, async {})
-            .join()
-            .expect("warm-up task")
-    });
+    warm_up(
+        || spindle_exec::spawn(pool, async { hold_worker() }),
+        |task| task.join().expect("warm-up task"),
+    );
     parked(0);
     in_batches(
         n,
@@ -78,14 +77,10 @@ fn park_fibers(stack_size: usize, n: usize, batch: usize, parked: &mut dyn FnMut
     let builder = spindle_fiber::Builder::new().stack_size(stack_size);
     // The runtime's lazy per-thread set-up (fault handler, signal stacks,
     // stack caches) belongs to the baseline.
-    warm_up(|| {
-        builder
-            .clone()
-            .spawn(pool, || ())
-            .expect("a stack")
-            .join()
-            .expect("warm-up fiber");
-    });
+    warm_up(
+        || builder.clone().spawn(pool, hold_worker).expect("a stack"),
+        |fiber| fiber.join().expect("warm-up fiber"),
+    );
     parked(0);
     in_batches(
         n,
@@ -110,7 +105,10 @@ pub(crate) fn tokio(n: usize, batch: usize, parked: &mut dyn FnMut(usize)) {
     let tokio = runtimes::tokio();
     let gate = Gate::new(n);
     let mut handles = slots(n);
-    warm_up(|| tokio.block_on(tokio.spawn(async {})).expect("warm-up task"));
+    warm_up(
+        || tokio.spawn(async { hold_worker() }),
+        |task| tokio.block_on(task).expect("warm-up task"),
+    );
     parked(0);
     in_batches(
         n,
@@ -159,12 +157,21 @@ pub(crate) fn may(n: usize, batch: usize, parked: &mut dyn FnMut(usize)) {
     }
 }
 
-/// Spawns and joins a few empty tasks, so that each worker's lazy set-up
-/// is done before the baseline: every system gets the same treatment.
-fn warm_up(mut spawn_and_join: impl FnMut()) {
-    for _ in 0..runtimes::WORKERS * 4 {
-        spawn_and_join();
-    }
+/// Spawns a few tasks at once, each holding its worker for a moment, then
+/// joins them: so every worker runs some, and each worker's lazy set-up
+/// (the deeper pages of its own stack, its thread-local caches) is done
+/// before the baseline. Every system gets the same treatment.
+fn warm_up<H>(spawn: impl FnMut() -> H, join: impl FnMut(H)) {
+    let tasks: Vec<H> = core::iter::repeat_with(spawn)
+        .take(runtimes::WORKERS * 4)
+        .collect();
+    tasks.into_iter().for_each(join);
+}
+
+/// A warm-up task's body: keeps its worker busy, so the others take the
+/// rest of the warm-up tasks.
+fn hold_worker() {
+    std::thread::sleep(Duration::from_millis(2));
 }
 
 /// `n` empty slots for handles, written now, so that filling them later

@@ -12,8 +12,8 @@
 //! burst of spawns does not wait on them one by one, and a thread that
 //! reuses its own stacks pays nothing for it.
 //!
-//! The arrays live in const-initialized thread-locals without destructors
-//! (the counts apart from the entries, see [`COUNTS`]), so the fast paths
+//! The arrays live in one const-initialized, all-zero thread-local without
+//! a destructor (a count is stored XOR [`UNREGISTERED`]), so the fast paths
 //! are a few loads and stores with no lazy-initialization check. Stacks
 //! must not be stranded when a thread exits:
 //! 1. counts start at [`UNREGISTERED`], which refuses pushes as a full
@@ -49,36 +49,50 @@ const MARKS: usize = 7;
 /// with `class & (SLOTS - 1)` needs no bounds check.
 const SLOTS: usize = CLASSES.next_power_of_two();
 
-thread_local! {
-    /// Per class, how many entries are cached, or a mark. Apart from the
-    /// entries, so that those are zero-initialized: a new thread copies
-    /// only these counts, and the entries cost memory only once used.
-    static COUNTS: [Cell<usize>; SLOTS] = const { [const { Cell::new(UNREGISTERED) }; SLOTS] };
-    /// Per class, the cached entries (about 8 KiB of address space).
-    static ENTRIES: [[Cell<usize>; LIMIT]; SLOTS] =
-        const { [const { [const { Cell::new(0) }; LIMIT] }; SLOTS] };
-    static DRAIN: Drain = const { Drain };
+/// One class's cache on this thread.
+struct Cache {
+    entries: [Cell<usize>; LIMIT],
+    /// The count, stored XOR [`UNREGISTERED`]: zero means unregistered, so
+    /// the whole thread-local is zero-initialized (see the module docs).
+    count: Cell<usize>,
 }
 
-/// One class's cache on this thread.
-struct Cache<'a> {
-    count: &'a Cell<usize>,
-    entries: &'a [Cell<usize>; LIMIT],
+impl Cache {
+    #[inline(always)]
+    fn count(&self) -> usize {
+        self.count.get() ^ UNREGISTERED
+    }
+
+    #[inline(always)]
+    fn set_count(&self, count: usize) {
+        self.count.set(count ^ UNREGISTERED);
+    }
+}
+
+thread_local! {
+    // About 8 KiB of thread-local address space, all zero: a new thread
+    // copies none of it, and only the entries it uses cost memory.
+    static CACHES: [Cache; SLOTS] = const {
+        [const {
+            Cache {
+                entries: [const { Cell::new(0) }; LIMIT],
+                count: Cell::new(0),
+            }
+        }; SLOTS]
+    };
+    static DRAIN: Drain = const { Drain };
 }
 
 /// Runs `f` on this thread's cache of `class`. Inlined into the
 /// never-inlined functions below, which are the only ones to call it.
 #[inline(always)]
-fn with_cache<R>(class: usize, f: impl FnOnce(Cache<'_>) -> R) -> R {
-    let class = class & (SLOTS - 1);
-    COUNTS.with(|counts| {
-        ENTRIES.with(|entries| {
-            f(Cache {
-                count: &counts[class],
-                entries: &entries[class],
-            })
-        })
-    })
+fn with_cache<R>(class: usize, f: impl FnOnce(&Cache) -> R) -> R {
+    // The address, then the work outside `with`'s closure: a closure this
+    // large kept `LocalKey::with` out of line (a call per take and return).
+    let caches = CACHES.with(core::ptr::from_ref);
+    // SAFETY: this thread's thread-local, alive until the thread exits,
+    // longer than this call; only this thread reaches it.
+    f(unsafe { &(*caches)[class & (SLOTS - 1)] })
 }
 
 /// Takes a stack of `class` from this thread's cache, and the base of the
@@ -91,13 +105,13 @@ fn with_cache<R>(class: usize, f: impl FnOnce(Cache<'_>) -> R) -> R {
 #[inline(never)]
 pub(super) fn pop(class: usize, ahead: usize) -> Option<(Raw, Option<NonNull<u8>>)> {
     with_cache(class, |cache| {
-        let count = cache.count.get();
+        let count = cache.count();
         // Zero, or one of the marks: nothing to take.
         if count.wrapping_sub(1) >= LIMIT {
             return None;
         }
         let left = count - 1;
-        cache.count.set(left);
+        cache.set_count(left);
         let cold_at = |index: usize| {
             let entry = cache.entries[index].get();
             (entry & COLD != 0)
@@ -127,7 +141,7 @@ pub(super) fn pop(class: usize, ahead: usize) -> Option<(Raw, Option<NonNull<u8>
 #[inline(never)]
 pub(super) fn upcoming(class: usize, n: usize) -> Option<NonNull<u8>> {
     with_cache(class, |cache| {
-        let count = cache.count.get();
+        let count = cache.count();
         if n == 0 || count > LIMIT || count < n {
             return None;
         }
@@ -142,13 +156,13 @@ pub(super) fn upcoming(class: usize, n: usize) -> Option<NonNull<u8>> {
 #[inline(never)]
 pub(super) fn push(class: usize, raw: Raw, cold: bool) -> Result<(), Raw> {
     with_cache(class, |cache| {
-        let count = cache.count.get();
+        let count = cache.count();
         if count >= LIMIT {
             return Err(raw);
         }
         let mark = if cold { COLD } else { 0 };
         cache.entries[count].set(raw.base.as_ptr() as usize | raw.kind as usize | mark);
-        cache.count.set(count + 1);
+        cache.set_count(count + 1);
         Ok(())
     })
 }
@@ -156,14 +170,14 @@ pub(super) fn push(class: usize, raw: Raw, cold: bool) -> Result<(), Raw> {
 /// Registers this thread's guard (see the module docs). Returns false if
 /// the thread is exiting and its cache is closed.
 pub(super) fn register() -> bool {
-    let open = COUNTS.with(|counts| counts[0].get() != CLOSED);
+    let open = CACHES.with(|caches| caches[0].count() != CLOSED);
     if !open || DRAIN.try_with(|_| ()).is_err() {
         return false;
     }
-    COUNTS.with(|counts| {
-        for count in counts {
-            if count.get() == UNREGISTERED {
-                count.set(0);
+    CACHES.with(|caches| {
+        for cache in caches {
+            if cache.count() == UNREGISTERED {
+                cache.set_count(0);
             }
         }
     });
@@ -204,6 +218,6 @@ impl Drop for Drain {
             let stacks = take_many(class, usize::MAX);
             super::give_to_global(class, stacks);
         }
-        COUNTS.with(|counts| counts.iter().for_each(|count| count.set(CLOSED)));
+        CACHES.with(|caches| caches.iter().for_each(|cache| cache.set_count(CLOSED)));
     }
 }
