@@ -178,8 +178,8 @@ pub fn current_waker() -> Waker {
     let Some(memory) = current_memory() else {
         return Waker::from(Arc::new(ThreadWaker(thread::current())));
     };
-    // SAFETY: the fiber calls this while it runs, and the reference to the
-    // waker ends here.
+    // SAFETY: `memory` is the running fiber's (we are on it), and the
+    // borrowed waker is cloned before this function returns.
     let waker = unsafe { memory.waker() };
     waker.map_or_else(|| Waker::noop().clone(), Waker::clone)
 }

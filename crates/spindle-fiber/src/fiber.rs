@@ -371,7 +371,8 @@ impl FiberMemory {
         let suspender = self.suspender.get();
         self.waker.set(ptr::null());
         // SAFETY: only the fiber itself calls this, while it runs; its
-        // first frame set the suspender, which lives as long as that frame.
+        // first frame set the suspender, which lives as long as that frame
+        // (so at least until this suspension returns or unwinds).
         let waker = unsafe { (*suspender).suspend(()) };
         self.waker.set(waker.as_ptr());
     }

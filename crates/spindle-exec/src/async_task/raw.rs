@@ -253,7 +253,7 @@ where
             if elsewhere {
                 // SAFETY: we hold `RUNNING` and the `TaskRef`'s reference;
                 // nothing ran yet, so the task can start there instead.
-                return unsafe { Self::requeue_unstarted(ptr) };
+                return unsafe { Self::requeue(ptr) };
             }
         }
         // SAFETY: the task outlives the guard, dropped in this function.
@@ -287,21 +287,8 @@ where
         let yielded = current.end();
 
         match polled {
-            Ok(Poll::Pending) if yielded => match this.header.state.transition_to_yielded() {
-                ToIdle::Yielded => {
-                    // SAFETY: the transition kept `SCHEDULED` and handed
-                    // the runner's reference to the new `TaskRef`.
-                    unsafe { Self::schedule(ptr, Hint::Back) };
-                }
-                ToIdle::Cancelled => {
-                    // SAFETY: as for `Cancelled` below.
-                    unsafe {
-                        Self::cancel_running(ptr);
-                        Header::drop_ref(ptr);
-                    }
-                }
-                _ => unreachable!("a yield either stays scheduled or is cancelled"),
-            },
+            // SAFETY: we hold `RUNNING` and the `TaskRef`'s reference.
+            Ok(Poll::Pending) if yielded => unsafe { Self::requeue(ptr) },
             Ok(Poll::Pending) => match this.header.state.transition_to_idle() {
                 ToIdle::Idle => {}
                 // SAFETY: that was the last reference.
@@ -353,21 +340,24 @@ where
         }
     }
 
-    /// Gives up a first run before the poll, for the task to start on its
-    /// home instead ([`Executor::bind_pinned`] chose another worker).
+    /// Gives the running task back to its executor, still scheduled, to
+    /// the back of its queue: after a poll that asked to yield, or before
+    /// a first poll that belongs on another worker
+    /// ([`Executor::bind_pinned`]). If it was aborted meanwhile, cancels it.
     ///
     /// # Safety
     /// - The caller holds `RUNNING` and a reference (a `TaskRef`'s), and
-    ///   has not polled the future.
-    #[cold]
-    unsafe fn requeue_unstarted(ptr: NonNull<Header>) {
+    ///   the stage is `Pending`.
+    #[inline]
+    unsafe fn requeue(ptr: NonNull<Header>) {
         // SAFETY: a reference keeps the task alive.
         let header = unsafe { ptr.as_ref() };
         match header.state.transition_to_yielded() {
             // SAFETY: the transition kept `SCHEDULED` and handed our
             // reference to the `TaskRef` that `schedule` submits home.
             ToIdle::Yielded => unsafe { Self::schedule(ptr, Hint::Back) },
-            // SAFETY: we still hold `RUNNING` and the reference.
+            // SAFETY: we still hold `RUNNING` and the reference, which we
+            // give up after the cancel.
             ToIdle::Cancelled => unsafe {
                 Self::cancel_running(ptr);
                 Header::drop_ref(ptr);
@@ -402,7 +392,8 @@ where
         // whatever thread or task cancels it.
         // SAFETY: the caller's reference keeps the task alive for the guard.
         let current = unsafe { CurrentGuard::enter(ptr) };
-        // SAFETY: forwarded from the caller.
+        // SAFETY: the caller holds `RUNNING` and a reference, and the stage
+        // is `Pending`: what `drop_future` asks.
         let dropped = unsafe { Self::drop_future(ptr) };
         current.end();
         let result = match dropped {

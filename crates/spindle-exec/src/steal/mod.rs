@@ -331,10 +331,7 @@ impl Executor for StealPool {
 impl Spawner for StealPool {
     type Handle = StealHandle;
     fn handle(&self) -> StealHandle {
-        let cell = self.shared().local_cell();
-        StealHandle {
-            cell: cell.unwrap_or_else(|| Arc::clone(&self.handle.outside)),
-        }
+        StealHandle::for_this_thread(self.shared(), &self.handle.outside)
     }
 }
 
@@ -347,6 +344,14 @@ pub struct StealHandle {
 }
 
 impl StealHandle {
+    /// A handle holding the calling worker's cell, or `otherwise` off the
+    /// pool's workers (see `HandleCell`).
+    fn for_this_thread(shared: &Shared, otherwise: &Arc<HandleCell>) -> Self {
+        StealHandle {
+            cell: shared.local_cell().unwrap_or_else(|| Arc::clone(otherwise)),
+        }
+    }
+
     fn shared(&self) -> &Shared {
         &self.cell.shared
     }
@@ -375,10 +380,7 @@ impl Executor for StealHandle {
 impl Spawner for StealHandle {
     type Handle = Self;
     fn handle(&self) -> Self {
-        match self.shared().local_cell() {
-            Some(cell) => StealHandle { cell },
-            None => self.clone(),
-        }
+        StealHandle::for_this_thread(self.shared(), &self.cell)
     }
 }
 

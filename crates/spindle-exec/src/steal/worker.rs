@@ -140,7 +140,8 @@ impl Local {
     fn with_pinned<R>(&self, f: impl FnOnce(&mut IntrusiveQueue<TaskLinks>) -> R) -> R {
         // SAFETY: `Local` is not `Sync` and lives on its worker's thread; `f`
         // (every caller's is a queue operation) runs no task and does not
-        // reach this queue again, so the reference is the only one.
+        // reach this queue again, and the length is read after `f` returns,
+        // so this reference is the only one while it lives.
         let queue = unsafe { &mut *self.pinned.as_ptr() };
         let result = f(queue);
         self.remote()
