@@ -38,6 +38,8 @@
 //!   spinning and block.
 //! - [`CachePadded`]: gives a value a cache line of its own, against false
 //!   sharing.
+//! - [`fault`]: named fault points that a deterministic tester can
+//!   trigger, a no-op otherwise.
 //! - [`intrusive`]: allocation-free singly linked list, FIFO queue and LIFO
 //!   stack whose nodes the caller owns.
 //!
@@ -68,6 +70,7 @@
 
 mod backoff;
 mod cache_padded;
+pub mod fault;
 pub mod intrusive;
 mod prefetch;
 mod spin_lock;

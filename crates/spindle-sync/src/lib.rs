@@ -1,0 +1,17 @@
+//! Synchronization for spindle: one object per primitive that works from a
+//! fiber (suspending only the fiber), a plain thread (parking it) and async
+//! code (`.await`).
+//!
+//! Every blocking call is `spindle_exec::wait` on the primitive's own
+//! future, and every wait goes through one mechanism: intrusive waiter
+//! nodes holding a `Waker` (DESIGN.md, decisions 1 and 2).
+//!
+//! # Dependencies
+//!
+//! `spindle-core` (spin lock, fault points) and `spindle-exec` (`wait`);
+//! `loom` only under `--cfg loom`.
+#![doc(test(attr(deny(warnings))))]
+
+mod deadline;
+mod loom;
+mod wait;
