@@ -4,7 +4,10 @@ mod coro_create;
 mod fib25;
 mod idle_memory;
 mod max_fibers;
+mod mpmc;
+// mod mutex;
 mod parking;
+mod pingpong;
 mod runtimes;
 mod skynet;
 mod spawn_join;
@@ -43,6 +46,11 @@ pub(crate) const ALL: &[Scenario] = &[
         children: &[],
     },
     Scenario {
+        name: "pingpong",
+        run: pingpong::run,
+        children: &[],
+    },
+    Scenario {
         name: "fib25",
         run: fib25::run,
         children: &[],
@@ -51,6 +59,11 @@ pub(crate) const ALL: &[Scenario] = &[
         name: "skynet",
         run: skynet::run,
         children: skynet::CHILDREN,
+    },
+    Scenario {
+        name: "mpmc",
+        run: mpmc::run,
+        children: &[],
     },
     Scenario {
         name: "idle_memory",

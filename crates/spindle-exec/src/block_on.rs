@@ -14,6 +14,8 @@ use core::task::{Context, Poll, Waker};
 use std::sync::Arc;
 use std::task::Wake;
 
+use spindle_core::Backoff;
+
 use crate::context::OutsideTask;
 use crate::sync::CACHE_IN_THREAD_LOCALS;
 use crate::sync::atomic::{AtomicBool, Ordering};
@@ -141,17 +143,38 @@ pub fn wait<F: Future>(future: F) -> F::Output {
     let Some(blocker) = current_blocker() else {
         return block_on(future);
     };
+    let mut future = pin!(future);
     let mut output = None;
-    {
-        let slot = &mut output;
-        let unit = pin!(async move {
-            *slot = Some(future.await);
-        });
-        blocker.block(unit);
-    }
+    blocker.block(pin!(Store {
+        future: future.as_mut(),
+        output: &mut output,
+    }));
     match output {
         Some(output) => output,
         None => panic!("`Blocker::block` returned before the future completed"),
+    }
+}
+
+/// The unit future that [`wait`] hands a [`Blocker`]: polls the caller's
+/// future (pinned in `wait`'s frame, so it is not moved again) and stores
+/// its output there.
+struct Store<'a, F: Future> {
+    future: Pin<&'a mut F>,
+    output: &'a mut Option<F::Output>,
+}
+
+impl<F: Future> Future for Store<'_, F> {
+    type Output = ();
+
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match self.future.as_mut().poll(cx) {
+            Poll::Ready(output) => {
+                *self.output = Some(output);
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
@@ -249,9 +272,19 @@ impl Parker {
     }
 
     /// Returns once the waker was woken since the last return (at once if
-    /// it was). Spurious unparks, and stale ones from earlier users of the
+    /// it was), spinning a little before it parks the thread. Spurious unparks, and stale ones from earlier users of the
     /// thread's park token, loop back into `park`.
     fn park(&self) {
+        // A wake usually follows within microseconds (a message, an unlock
+        // on another core), and parking and unparking a thread costs more:
+        // watch the flag for a while first. Not under loom, where spinning
+        // only multiplies the interleavings to explore.
+        if !cfg!(loom) {
+            let mut backoff = Backoff::new();
+            while !backoff.is_completed() && !self.notify.notified.load(Ordering::Relaxed) {
+                backoff.snooze();
+            }
+        }
         // `Acquire` pairs with the waker's `Release`. The flag is set before
         // `unpark`, and `park` returns at once if an unpark came after the
         // last one it consumed, so a wake between the check and `park` is

@@ -12,6 +12,21 @@
 //! `loom` only under `--cfg loom`.
 #![doc(test(attr(deny(warnings))))]
 
+mod barrier;
 mod deadline;
+mod event;
 mod loom;
+mod semaphore;
 mod wait;
+mod wait_group;
+
+pub mod channel;
+pub mod promise;
+
+pub use barrier::{Barrier, BarrierTimeoutError, BarrierWaitFuture, BarrierWaitResult};
+pub use event::{Event, EventWaitFuture};
+pub use semaphore::{
+    AcquireError, AcquireFuture, AcquireTimeoutError, AddPermitsError, Semaphore, SemaphorePermit,
+    TryAcquireError,
+};
+pub use wait_group::{WaitGroup, WaitGroupGuard, WaitGroupWaitFuture};

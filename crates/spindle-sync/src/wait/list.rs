@@ -89,11 +89,12 @@ impl WakeBatch {
         }
     }
 
-    fn is_full(&self) -> bool {
+    /// Whether the batch has no room left.
+    pub(crate) fn is_full(&self) -> bool {
         self.len == BATCH
     }
 
-    /// Adds a waker (or nothing).
+    /// Adds a waker (or nothing). Check [`is_full`](Self::is_full) first.
     pub(crate) fn push(&mut self, waker: Option<Waker>) {
         if let Some(waker) = waker {
             self.wakers[self.len] = Some(waker);
@@ -105,9 +106,7 @@ impl WakeBatch {
     /// lock held.
     pub(crate) fn wake_all(&mut self) {
         for waker in &mut self.wakers[..self.len] {
-            if let Some(waker) = waker.take() {
-                waker.wake();
-            }
+            super::wake(waker.take());
         }
         self.len = 0;
     }
@@ -263,11 +262,25 @@ impl<D> WaitList<D> {
     /// undecided waiters may remain (then release the lock, wake the batch,
     /// and call again).
     pub(crate) fn notify_all(&mut self, batch: &mut WakeBatch) -> bool {
+        self.notify_all_if(|_| true, batch)
+    }
+
+    /// Like [`notify_all`](Self::notify_all), but stops at the first
+    /// undecided waiter that does not satisfy `eligible` (one that
+    /// registered after the change being announced, and so sits behind
+    /// every waiter the change concerns).
+    pub(crate) fn notify_all_if(
+        &mut self,
+        mut eligible: impl FnMut(&D) -> bool,
+        batch: &mut WakeBatch,
+    ) -> bool {
         while !batch.is_full() {
-            if self.head.is_none() {
+            let mut woke = false;
+            let waker = self.notify_one_if(&mut eligible, |_| woke = true);
+            if !woke {
                 return false;
             }
-            batch.push(self.notify_one(|_| {}));
+            batch.push(waker);
         }
         self.head.is_some()
     }

@@ -10,8 +10,22 @@ use core::fmt;
 use core::pin::Pin;
 use core::task::Waker;
 
+use spindle_core::fault::{self, Site};
+
 pub(crate) use list::{WaitList, Waiter, WakeBatch};
 pub(crate) use signal::{Outcome, Signal};
+
+/// Calls `waker`, if there is one; the fault point `Site::WAKE` may
+/// yield the thread first, so the woken party runs sooner or later than
+/// it would. Call it with no lock held.
+pub(crate) fn wake(waker: Option<Waker>) {
+    if let Some(waker) = waker {
+        if fault::point(Site::WAKE) {
+            crate::loom::thread::yield_now();
+        }
+        waker.wake();
+    }
+}
 
 /// One wait on one list: a signal and its node, as a primitive's future
 /// embeds them. Reusable: after it is woken or cancelled it can wait again.
@@ -34,11 +48,13 @@ impl<D> Wait<D> {
     }
 
     /// The data the node carries.
+    #[inline]
     pub(crate) fn data(&self) -> &D {
         self.node.data()
     }
 
     /// Whether the wait is queued (or was woken and not yet checked).
+    #[inline]
     pub(crate) fn is_queued(&self) -> bool {
         self.queued.get()
     }
@@ -69,6 +85,7 @@ impl<D> Wait<D> {
 
     /// Whether the queued wait was woken; taking a `true` ends the wait
     /// (the node is unlinked, and may be queued again).
+    #[inline]
     pub(crate) fn take_woken(&self) -> bool {
         if !self.queued.get() {
             return false;
@@ -88,6 +105,7 @@ impl<D> Wait<D> {
     /// Returns `true` if the wait had been woken first: the caller then
     /// owns what the notifier delivered (a value to put back, a wake to
     /// pass on).
+    #[inline]
     pub(crate) fn cancel(&self, remove: impl FnOnce(&Waiter<D>) -> bool) -> bool {
         if !self.queued.get() {
             return false;
@@ -104,6 +122,7 @@ impl<D> Wait<D> {
         woken
     }
 
+    #[inline]
     fn end(&self) {
         // SAFETY: the node is unlinked: a notifier unlinks before waking,
         // and `cancel` removes it after aborting.

@@ -1,0 +1,145 @@
+//! Channels: multi-producer, multi-consumer, in three flavours, with
+//! `select`.
+//!
+//! - [`bounded(n)`](bounded): a buffer of `n` messages; senders wait while
+//!   it is full.
+//! - [`rendezvous()`](rendezvous) (also `bounded(0)`): no buffer; a send
+//!   completes when a receiver takes the message.
+//! - [`unbounded()`](unbounded): the buffer grows; senders never wait.
+//!
+//! Both ends are `Clone`, `Send` and `Sync`. Each message goes to exactly
+//! one receiver, and messages from one sender arrive in the order it sent
+//! them. When every receiver is gone, sends fail and hand the message
+//! back; when every sender is gone, receivers still get what is buffered,
+//! then an error.
+//!
+//! Every operation comes in the forms `x` (blocks: suspends a fiber, parks
+//! a thread), `try_x`, `x_timeout`, `x_deadline` and `x_async` (a future
+//! for async code), on the same channel.
+//!
+//! # Examples
+//!
+//! A pipeline of fibers:
+//!
+//! ```
+//! use spindle_exec::{StealPool, wait};
+//! use spindle_sync::channel;
+//!
+//! let pool = StealPool::new(2)?;
+//! let (numbers, squares_in) = channel::bounded(16);
+//! let (squares, results) = channel::bounded(16);
+//! spindle_fiber::spawn(&pool, move || {
+//!     for n in 1..=10_u64 {
+//!         numbers.send(n).unwrap();
+//!     }
+//! });
+//! spindle_fiber::spawn(&pool, move || {
+//!     for n in squares_in.iter() {
+//!         squares.send(n * n).unwrap();
+//!     }
+//! });
+//! let total = spindle_fiber::spawn(&pool, move || results.iter().sum::<u64>());
+//! assert_eq!(wait(total).unwrap(), 385);
+//! # Ok::<(), spindle_exec::StealPoolError>(())
+//! ```
+//!
+//! The same channel from async code:
+//!
+//! ```
+//! use spindle_exec::{StealPool, spawn, wait};
+//! use spindle_sync::channel;
+//!
+//! let pool = StealPool::new(2)?;
+//! let (tx, rx) = channel::rendezvous();
+//! let producer = spawn(&pool, async move {
+//!     for i in 0..3 {
+//!         tx.send_async(i).await.unwrap();
+//!     }
+//! });
+//! let mut got = Vec::new();
+//! while let Ok(i) = wait(rx.recv_async()) {
+//!     got.push(i);
+//! }
+//! wait(producer).unwrap();
+//! assert_eq!(got, [0, 1, 2]);
+//! # Ok::<(), spindle_exec::StealPoolError>(())
+//! ```
+
+mod chan;
+mod error;
+mod receiver;
+mod sender;
+
+use std::sync::Arc;
+
+pub use error::{
+    RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
+};
+pub use receiver::{IntoIter, Iter, Receiver, RecvFuture, TryIter};
+pub use sender::{SendFuture, Sender};
+
+use chan::Chan;
+
+/// A channel whose buffer holds `capacity` messages; `bounded(0)` is a
+/// [`rendezvous`] channel. The buffer is allocated here, once.
+///
+/// # Examples
+///
+/// ```
+/// use spindle_sync::channel::{self, TrySendError};
+///
+/// let (tx, rx) = channel::bounded(1);
+/// tx.send(1).unwrap();
+/// assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
+/// assert_eq!(rx.recv(), Ok(1));
+/// ```
+pub fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+    pair(Chan::new(capacity.min(usize::MAX - 1)))
+}
+
+/// A channel without a buffer: a send waits until a receiver takes the
+/// message.
+///
+/// # Examples
+///
+/// ```
+/// use spindle_sync::channel::{self, TrySendError};
+/// use std::thread;
+///
+/// let (tx, rx) = channel::rendezvous();
+/// assert_eq!(tx.try_send(1), Err(TrySendError::Full(1))); // nobody receives yet
+/// let receiver = thread::spawn(move || rx.recv());
+/// tx.send(2).unwrap(); // returns once the receiver has it
+/// assert_eq!(receiver.join().unwrap(), Ok(2));
+/// ```
+pub fn rendezvous<T>() -> (Sender<T>, Receiver<T>) {
+    pair(Chan::new(0))
+}
+
+/// A channel whose buffer grows as needed: sends never wait.
+///
+/// # Examples
+///
+/// ```
+/// use spindle_sync::channel;
+///
+/// let (tx, rx) = channel::unbounded();
+/// for i in 0..1000 {
+///     tx.send(i).unwrap();
+/// }
+/// assert_eq!(rx.len(), 1000);
+/// assert_eq!(rx.capacity(), None);
+/// ```
+pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
+    pair(Chan::new(usize::MAX))
+}
+
+fn pair<T>(chan: Chan<T>) -> (Sender<T>, Receiver<T>) {
+    let chan = Arc::new(chan);
+    (
+        Sender {
+            chan: Arc::clone(&chan),
+        },
+        Receiver { chan },
+    )
+}

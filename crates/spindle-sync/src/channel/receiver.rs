@@ -1,0 +1,308 @@
+//! The receiving half, its future and its iterators.
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use spindle_core::fault::{self, Site};
+
+use super::chan::{Chan, Slot};
+use super::error::{RecvError, RecvTimeoutError, TryRecvError};
+use crate::deadline;
+use crate::wait::{self, Wait};
+
+/// The receiving half of a channel. Clone it for more receivers (each
+/// message goes to exactly one of them); when the last one is dropped,
+/// senders fail with [`SendError`](super::SendError) and the buffered
+/// messages are dropped.
+///
+/// Every operation works from a fiber (suspending only the fiber), a plain
+/// thread (parking it) and async code ([`recv_async`](Self::recv_async)).
+///
+/// # Examples
+///
+/// ```
+/// use spindle_sync::channel::{self, RecvError};
+///
+/// let (tx, rx) = channel::bounded(4);
+/// tx.send("hello").unwrap();
+/// drop(tx);
+/// assert_eq!(rx.recv(), Ok("hello")); // buffered messages outlive the senders
+/// assert_eq!(rx.recv(), Err(RecvError));
+/// ```
+pub struct Receiver<T> {
+    pub(super) chan: Arc<Chan<T>>,
+}
+
+impl<T> Receiver<T> {
+    /// Receives a message, waiting while there is none. Fails once the
+    /// channel is empty and every sender is gone.
+    pub fn recv(&self) -> Result<T, RecvError> {
+        // A busy channel has a message waiting: try before building the
+        // future.
+        match self.recv_now() {
+            Ok(value) => Ok(value),
+            Err(TryRecvError::Disconnected) => Err(RecvError),
+            Err(TryRecvError::Empty) => spindle_exec::wait(self.recv_async()),
+        }
+    }
+
+    /// Receives a message if one is there now.
+    ///
+    /// Under a deterministic tester (`spindle_core::fault`) it may report
+    /// `Empty` although a message was there, as a racing receiver could
+    /// have made it.
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        if fault::point(Site::TRY) {
+            return Err(TryRecvError::Empty);
+        }
+        self.recv_now()
+    }
+
+    /// Like [`recv`](Self::recv), giving up after `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        self.recv_deadline(deadline::after(timeout))
+    }
+
+    /// Like [`recv`](Self::recv), giving up at `deadline`.
+    pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
+        match self.recv_now() {
+            Ok(value) => return Ok(value),
+            Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
+            Err(TryRecvError::Empty) => {}
+        }
+        match deadline::wait_deadline(self.recv_async(), deadline) {
+            Some(result) => result.map_err(RecvTimeoutError::from),
+            None => Err(RecvTimeoutError::Timeout),
+        }
+    }
+
+    /// The future form of [`recv`](Self::recv).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes loses no message: one that a
+    /// sender had already handed to it goes to the next waiting receiver,
+    /// or back to the front of the buffer.
+    pub fn recv_async(&self) -> RecvFuture<'_, T> {
+        RecvFuture {
+            chan: &self.chan,
+            wait: Wait::new(Slot::new()),
+        }
+    }
+
+    fn recv_now(&self) -> Result<T, TryRecvError> {
+        let mut state = self.chan.lock();
+        let (value, waker) = self.chan.recv_locked(&mut state)?;
+        drop(state);
+        wait::wake(waker);
+        Ok(value)
+    }
+
+    /// A blocking iterator over the messages; it ends when the channel is
+    /// empty and every sender is gone.
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter { receiver: self }
+    }
+
+    /// An iterator over the messages there now; it never waits.
+    pub fn try_iter(&self) -> TryIter<'_, T> {
+        TryIter { receiver: self }
+    }
+
+    /// Whether every sender is gone (messages may still be buffered).
+    pub fn is_disconnected(&self) -> bool {
+        self.chan.is_disconnected_for_receivers()
+    }
+
+    /// How many messages are buffered now.
+    pub fn len(&self) -> usize {
+        self.chan.len()
+    }
+
+    /// Whether no message is buffered now.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The buffer's capacity: `Some(0)` for a rendezvous channel, `None`
+    /// for an unbounded one.
+    pub fn capacity(&self) -> Option<usize> {
+        self.chan.capacity()
+    }
+
+    /// Whether `self` and `other` receive from the same channel.
+    pub fn same_channel(&self, other: &Receiver<T>) -> bool {
+        Arc::ptr_eq(&self.chan, &other.chan)
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        self.chan.add_receiver();
+        Receiver {
+            chan: Arc::clone(&self.chan),
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        self.chan.remove_receiver();
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver").finish_non_exhaustive()
+    }
+}
+
+/// The future of [`Receiver::recv_async`]: receives a message, waiting
+/// while there is none.
+///
+/// # Cancel safety
+///
+/// Dropping it before it completes loses no message (see
+/// [`Receiver::recv_async`]).
+#[must_use = "futures do nothing unless polled"]
+pub struct RecvFuture<'a, T> {
+    chan: &'a Chan<T>,
+    wait: Wait<Slot<T>>,
+}
+
+impl<T> RecvFuture<'_, T> {
+    /// The message a sender handed over, once the wait is over.
+    fn handed_over(&self) -> Option<T> {
+        // SAFETY: only called when the wait is not queued.
+        unsafe { self.wait.data().take() }
+    }
+}
+
+impl<T> Future for RecvFuture<'_, T> {
+    type Output = Result<T, RecvError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.into_ref();
+        // SAFETY: `wait` lives in the pinned future and is never moved.
+        let wait = unsafe { this.map_unchecked(|this| &this.wait) };
+        if wait.take_woken()
+            && let Some(value) = this.handed_over()
+        {
+            return Poll::Ready(Ok(value));
+        }
+        if !wait.is_queued() && fault::point(Site::WAIT) {
+            // As if another receiver had just taken the last message.
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let mut state = this.chan.lock();
+        if wait.is_queued() {
+            if !wait.take_woken() {
+                // Still waiting (so the buffer is empty): stay in line.
+                wait.enqueue(&mut state.receivers, cx.waker());
+                return Poll::Pending;
+            }
+            if let Some(value) = this.handed_over() {
+                return Poll::Ready(Ok(value));
+            }
+        }
+        match this.chan.recv_locked(&mut state) {
+            Ok((value, waker)) => {
+                drop(state);
+                wait::wake(waker);
+                Poll::Ready(Ok(value))
+            }
+            Err(TryRecvError::Disconnected) => Poll::Ready(Err(RecvError)),
+            Err(TryRecvError::Empty) => {
+                wait.enqueue(&mut state.receivers, cx.waker());
+                let waker = this.chan.receiver_arrives(&mut state);
+                drop(state);
+                wait::wake(waker);
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<T> Drop for RecvFuture<'_, T> {
+    fn drop(&mut self) {
+        let woken = self
+            .wait
+            .cancel(|node| self.chan.lock().receivers.remove(node));
+        if woken && let Some(value) = self.handed_over() {
+            self.chan.give_back(value);
+        }
+    }
+}
+
+impl<T> fmt::Debug for RecvFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecvFuture")
+            .field("wait", &self.wait)
+            .finish()
+    }
+}
+
+/// A blocking iterator over a receiver's messages ([`Receiver::iter`]).
+#[derive(Debug)]
+pub struct Iter<'a, T> {
+    receiver: &'a Receiver<T>,
+}
+
+impl<T> Iterator for Iter<'_, T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        self.receiver.recv().ok()
+    }
+}
+
+/// An iterator over the messages there now ([`Receiver::try_iter`]).
+#[derive(Debug)]
+pub struct TryIter<'a, T> {
+    receiver: &'a Receiver<T>,
+}
+
+impl<T> Iterator for TryIter<'_, T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        self.receiver.try_recv().ok()
+    }
+}
+
+/// A blocking iterator that owns its receiver.
+#[derive(Debug)]
+pub struct IntoIter<T> {
+    receiver: Receiver<T>,
+}
+
+impl<T> Iterator for IntoIter<T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        self.receiver.recv().ok()
+    }
+}
+
+impl<T> IntoIterator for Receiver<T> {
+    type Item = T;
+    type IntoIter = IntoIter<T>;
+
+    fn into_iter(self) -> IntoIter<T> {
+        IntoIter { receiver: self }
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Receiver<T> {
+    type Item = T;
+    type IntoIter = Iter<'a, T>;
+
+    fn into_iter(self) -> Iter<'a, T> {
+        self.iter()
+    }
+}

@@ -1,0 +1,238 @@
+//! `Event`: set once, wait many; in fibers, threads and async tasks, plus
+//! hand-polled futures for the orderings that timing would make rare.
+#![cfg(not(loom))]
+
+mod common;
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use common::{BLOCKING, World, run_async, run_blocking, scaled};
+use spindle_core::fault::{self, Injector, Site};
+use spindle_sync::{Event, EventWaitFuture};
+
+/// Fails every other fault point of the thread it is installed on.
+struct EveryOther(Cell<bool>);
+
+impl Injector for EveryOther {
+    fn inject(&self, _site: Site) -> bool {
+        self.0.set(!self.0.get());
+        self.0.get()
+    }
+}
+
+fn install_faults(faults: bool) {
+    if faults {
+        fault::set_injector(Some(Rc::new(EveryOther(Cell::new(false)))));
+    }
+}
+
+/// A waker that runs a closure (counting wakes, or acting mid-`set`).
+struct OnWake(Box<dyn Fn() + Send + Sync>);
+
+impl Wake for OnWake {
+    fn wake(self: Arc<Self>) {
+        (self.0)();
+    }
+}
+
+fn counting_waker() -> (Waker, Arc<AtomicUsize>) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&count);
+    let waker = Waker::from(Arc::new(OnWake(Box::new(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+    }))));
+    (waker, count)
+}
+
+fn poll<F: Future>(future: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
+    future.poll(&mut Context::from_waker(waker))
+}
+
+/// Party 0 sets (after writing a value); the others wait, must see the
+/// value, and a wait after the set returns at once.
+fn check_set_wakes_all(world: World, faults: bool) {
+    for _ in 0..scaled(20) {
+        let event = Arc::new(Event::new());
+        let value = Arc::new(AtomicUsize::new(0));
+        let (e, v) = (Arc::clone(&event), Arc::clone(&value));
+        let seen = move |i: usize| {
+            install_faults(faults);
+            match i {
+                0 => {
+                    v.store(42, Ordering::Relaxed);
+                    e.set();
+                }
+                1 => assert!(e.wait_timeout(Duration::from_secs(60))),
+                _ => e.wait(),
+            }
+            assert!(e.is_set());
+            while !e.try_wait() {} // only an injected fault fails it
+            fault::set_injector(None);
+            v.load(Ordering::Relaxed)
+        };
+        let seen: Vec<usize> = if world == World::Async {
+            let (e, v) = (Arc::clone(&event), Arc::clone(&value));
+            run_async(8, move |i| {
+                let (e, v) = (Arc::clone(&e), Arc::clone(&v));
+                async move {
+                    if i == 0 {
+                        v.store(42, Ordering::Relaxed);
+                        e.set();
+                    } else {
+                        e.wait_async().await;
+                    }
+                    v.load(Ordering::Relaxed)
+                }
+            })
+        } else {
+            run_blocking(world, 8, seen)
+        };
+        assert!(seen.iter().all(|&s| s == 42), "{world:?}: {seen:?}");
+        assert!(event.is_set() && event.try_wait());
+        event.wait();
+    }
+}
+
+#[test]
+fn set_wakes_every_waiter_and_later_waits_return_at_once_fibers() {
+    check_set_wakes_all(World::Fibers, false);
+}
+
+#[test]
+fn set_wakes_every_waiter_and_later_waits_return_at_once_threads() {
+    check_set_wakes_all(World::Threads, false);
+}
+
+#[test]
+fn set_wakes_every_waiter_and_later_waits_return_at_once_with_faults_injected_threads() {
+    check_set_wakes_all(World::Threads, true);
+}
+
+#[test]
+fn set_wakes_every_waiter_and_later_waits_return_at_once_async() {
+    check_set_wakes_all(World::Async, false);
+}
+
+#[test]
+fn set_wakes_every_registered_waiter_over_several_rounds() {
+    let event = Event::new();
+    let (waker, wakes) = counting_waker();
+    // More than one wake batch (32).
+    let mut waits: Vec<_> = (0..70).map(|_| Box::pin(event.wait_async())).collect();
+    for wait in &mut waits {
+        assert!(poll(wait.as_mut(), &waker).is_pending());
+    }
+    assert!(!event.try_wait());
+    event.set();
+    assert_eq!(wakes.load(Ordering::SeqCst), 70);
+    for wait in &mut waits {
+        assert!(poll(wait.as_mut(), &waker).is_ready());
+    }
+    let mut later = pin!(event.wait_async());
+    assert!(poll(later.as_mut(), &waker).is_ready());
+}
+
+#[test]
+fn woken_wait_completes_even_if_reset_follows() {
+    let event = Event::new();
+    let (waker, wakes) = counting_waker();
+    let mut early = pin!(event.wait_async());
+    assert!(poll(early.as_mut(), &waker).is_pending());
+    event.set();
+    event.reset();
+    assert!(!event.is_set());
+    assert_eq!(wakes.load(Ordering::SeqCst), 1);
+    assert!(poll(early.as_mut(), &waker).is_ready());
+    let mut late = pin!(event.wait_async());
+    assert!(poll(late.as_mut(), &waker).is_pending());
+    event.set();
+    assert!(poll(late.as_mut(), &waker).is_ready());
+}
+
+/// A reset and a new waiter slipped in between the rounds of one `set`
+/// (from a waker, which runs with the lock released) are not woken by it.
+#[test]
+fn waiter_registered_after_reset_is_not_woken_by_the_earlier_set() {
+    let event: &'static Event = Box::leak(Box::new(Event::new()));
+    type Slot = std::sync::Mutex<Option<Pin<Box<EventWaitFuture<'static>>>>>;
+    let newcomer: &'static Slot = Box::leak(Box::new(std::sync::Mutex::new(None)));
+    let (plain, _) = counting_waker();
+    let (newcomer_waker, newcomer_wakes) = counting_waker();
+    let meddler = Waker::from(Arc::new(OnWake(Box::new(move || {
+        event.reset();
+        let mut wait = Box::pin(event.wait_async());
+        assert!(poll(wait.as_mut(), &newcomer_waker).is_pending());
+        *newcomer.lock().unwrap() = Some(wait);
+    }))));
+    // The first waiter's wake (round one) meddles; 40 more fill round two.
+    let mut first = Box::pin(event.wait_async());
+    assert!(poll(first.as_mut(), &meddler).is_pending());
+    let mut rest: Vec<_> = (0..40).map(|_| Box::pin(event.wait_async())).collect();
+    for wait in &mut rest {
+        assert!(poll(wait.as_mut(), &plain).is_pending());
+    }
+    event.set();
+    assert!(!event.is_set(), "the meddler reset it");
+    assert!(poll(first.as_mut(), &plain).is_ready());
+    for wait in &mut rest {
+        assert!(
+            poll(wait.as_mut(), &plain).is_ready(),
+            "an old waiter was missed"
+        );
+    }
+    let mut slot = newcomer.lock().unwrap();
+    let wait = slot.as_mut().expect("the meddler ran");
+    assert_eq!(newcomer_wakes.load(Ordering::SeqCst), 0);
+    assert!(poll(wait.as_mut(), &plain).is_pending());
+    event.set();
+    assert!(poll(wait.as_mut(), &plain).is_ready());
+}
+
+#[test]
+fn dropped_wait_leaves_the_others_waiting() {
+    let event = Event::new();
+    let (waker, wakes) = counting_waker();
+    let mut kept = Box::pin(event.wait_async());
+    let mut dropped = Box::pin(event.wait_async());
+    assert!(poll(kept.as_mut(), &waker).is_pending());
+    assert!(poll(dropped.as_mut(), &waker).is_pending());
+    drop(dropped);
+    event.set();
+    assert_eq!(wakes.load(Ordering::SeqCst), 1);
+    assert!(poll(kept.as_mut(), &waker).is_ready());
+}
+
+#[test]
+fn wait_timeout_reports_whether_the_event_was_set() {
+    for world in BLOCKING {
+        let event = Arc::new(Event::new());
+        let e = Arc::clone(&event);
+        let results = run_blocking(world, 2, move |i| {
+            if i == 0 {
+                // Nobody sets it yet: times out.
+                let before = e.wait_timeout(Duration::from_millis(20));
+                e.set();
+                before
+            } else {
+                e.wait_timeout(Duration::from_secs(60))
+            }
+        });
+        assert_eq!(results, [false, true], "{world:?}");
+        assert!(event.wait_deadline(std::time::Instant::now()));
+    }
+}
+
+#[test]
+fn event_types_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Event>();
+    send::<EventWaitFuture<'static>>();
+}
