@@ -164,6 +164,18 @@ impl<T> Chan<T> {
         }
     }
 
+    /// Whether a receive would complete now (a message, or disconnected).
+    pub(crate) fn can_recv(state: &State<T>) -> bool {
+        !state.buffer.is_empty() || state.senders_gone
+    }
+
+    /// Whether a send may complete now (room, a waiting receiver, or
+    /// disconnected). May say yes wrongly when every waiting receiver is
+    /// stale; `send_locked` then reports `Full`.
+    pub(crate) fn can_send(&self, state: &State<T>) -> bool {
+        state.receivers_gone || state.buffer.len() < self.cap || !state.receivers.is_empty()
+    }
+
     /// A receiver is about to wait, so the buffer is empty: a waiting
     /// sender can send now (into the room, or, rendezvous, to this
     /// receiver), so one is woken to try. *Needed because a woken sender

@@ -1,5 +1,5 @@
 //! Channels: multi-producer, multi-consumer, in three flavours, with
-//! `select`.
+//! [`select!`](crate::select) and [`Select`].
 //!
 //! - [`bounded(n)`](bounded): a buffer of `n` messages; senders wait while
 //!   it is full.
@@ -68,6 +68,7 @@
 mod chan;
 mod error;
 mod receiver;
+mod select;
 mod sender;
 
 use std::sync::Arc;
@@ -76,6 +77,9 @@ pub use error::{
     RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
 pub use receiver::{IntoIter, Iter, Receiver, RecvFuture, TryIter};
+#[doc(hidden)]
+pub use select::__private;
+pub use select::Select;
 pub use sender::{SendFuture, Sender};
 
 use chan::Chan;
