@@ -4,7 +4,9 @@
 use spindle::coro::{Coroutine, CoroutineResult, Generator, Suspender};
 use spindle::exec::{StealPool, spawn, wait};
 use spindle::fiber::{self, FiberPool};
-use std::time::Instant;
+use spindle::sync::channel::{self, Select};
+use spindle::sync::{WaitGroup, select};
+use std::time::{Duration, Instant};
 
 fn main() {
     generators();
@@ -12,9 +14,11 @@ fn main() {
     tasks();
     fibers();
     fiber_pool();
+    pipeline();
+    selecting();
     println!(
-        "\nThat is the tour so far: coroutines, generators, executors, async tasks, fibers \
-         and the fiber pool."
+        "\nThat is the tour so far: coroutines, generators, executors, async tasks, fibers, \
+         the fiber pool, channels and select."
     );
 }
 
@@ -181,4 +185,87 @@ fn fiber_pool() {
     );
     drop(jobs);
     workers.shutdown().expect("shut down from outside the pool");
+}
+
+/// A pipeline of fibers joined by bounded channels: each stage blocks
+/// (suspending only its fiber) when its input is empty or its output full.
+/// The same channels serve threads and async tasks.
+fn pipeline() {
+    println!("\n== A channel pipeline: numbers -> squares -> a sum, one fiber per stage");
+    let pool = StealPool::new(2).expect("a pool of two workers");
+    let (numbers, numbers_in) = channel::bounded(64);
+    let (squares, squares_in) = channel::bounded(64);
+    let start = Instant::now();
+    fiber::spawn(&pool, move || {
+        for n in 1..=100_000_u64 {
+            numbers.send(n).expect("the squarer is there");
+        }
+        // Dropping the sender ends the stage below once it has drained.
+    });
+    fiber::spawn(&pool, move || {
+        for n in numbers_in.iter() {
+            squares.send(n * n).expect("the summer is there");
+        }
+    });
+    // An async task at the end of the pipeline, on the same channel.
+    let total = spawn(&pool, async move {
+        let mut total = 0_u64;
+        while let Ok(square) = squares_in.recv_async().await {
+            total += square;
+        }
+        total
+    });
+    let total = wait(total).expect("the summing task");
+    println!(
+        "  sum of the first 100,000 squares = {total}, through two channels, in {:.1} ms",
+        start.elapsed().as_secs_f64() * 1e3
+    );
+    pool.shutdown().expect("shut down from outside the pool");
+}
+
+/// `select!` waits for the first of several operations: here, results
+/// from two workers and a deadline. The workers report to a wait group.
+fn selecting() {
+    println!("\n== select: the first of two workers, or a timeout");
+    let pool = StealPool::new(2).expect("a pool of two workers");
+    let (fast_tx, fast) = channel::bounded(1);
+    let (slow_tx, slow) = channel::bounded(1);
+    let done = std::sync::Arc::new(WaitGroup::new());
+    for (tx, name, millis) in [(fast_tx, "fast", 5), (slow_tx, "slow", 200)] {
+        let done = std::sync::Arc::clone(&done);
+        done.add(1);
+        fiber::spawn(&pool, move || {
+            // A stand-in for real work; a fiber's sleep would not hold
+            // the worker, but a short thread sleep keeps the tour simple.
+            std::thread::sleep(Duration::from_millis(millis));
+            let _ = tx.send(name);
+            done.done();
+        });
+    }
+    let first = select! {
+        recv(fast) -> name => format!("{} answered first", name.unwrap()),
+        recv(slow) -> name => format!("{} answered first", name.unwrap()),
+        default(Duration::from_secs(1)) => String::from("nobody answered in time"),
+    };
+    println!("  {first}");
+    let late = select! {
+        recv(slow) -> name => format!("{} answered within 10 ms", name.unwrap()),
+        default(Duration::from_millis(10)) => String::from("slow had not answered 10 ms later"),
+    };
+    println!(
+        "  then: {late}; it answers in the end: {}",
+        slow.recv().unwrap()
+    );
+
+    // A select built at run time, over any number of channels.
+    let channels: Vec<_> = (0..8).map(|_| channel::bounded::<usize>(1)).collect();
+    channels[5].0.send(5).expect("room");
+    let mut select = Select::new();
+    for (i, (_, rx)) in channels.iter().enumerate() {
+        select.recv(rx, move |message| (i, message));
+    }
+    let (index, message) = select.wait();
+    println!("  a select over 8 channels received {message:?} from channel {index}");
+    done.wait();
+    pool.shutdown().expect("shut down from outside the pool");
 }

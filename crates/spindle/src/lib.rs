@@ -34,6 +34,9 @@
 //! - [`fiber`] (`spindle-fiber`): fibers (stackful tasks that block like
 //!   threads and cost what tasks cost) on any executor, fiber-locals, and
 //!   a fiber pool for batches of jobs.
+//! - [`sync`] (`spindle-sync`): `Mutex`, `Condvar`, `Event`, `WaitGroup`,
+//!   `Barrier`, `Semaphore`, channels with `select!`, and promises; each
+//!   one object that works from fibers, threads and async code.
 //! - The building blocks of `spindle-core`, re-exported at the top:
 //!   [`SpinLock`], [`Backoff`], [`CachePadded`] and the allocation-free
 //!   [`intrusive`] containers.
@@ -41,6 +44,7 @@
 pub use spindle_coro as coro;
 pub use spindle_exec as exec;
 pub use spindle_fiber as fiber;
+pub use spindle_sync as sync;
 
 pub use spindle_core::{Backoff, CachePadded, SpinLock, SpinLockGuard, intrusive};
 

@@ -4,6 +4,8 @@
 
 mod list;
 mod signal;
+#[cfg(all(test, not(loom)))]
+mod tests;
 
 use core::cell::Cell;
 use core::fmt;
