@@ -41,6 +41,7 @@ impl<T> Slot<T> {
     ///
     /// Called from a `WaitList::notify_one` delivery (the claim excludes
     /// the owner until the wait is `Woken`).
+    #[inline]
     unsafe fn put(&self, value: T) {
         // SAFETY: per the contract, nobody else touches the slot now.
         self.0.with_mut(|slot| unsafe { *slot = Some(value) });
@@ -52,6 +53,7 @@ impl<T> Slot<T> {
     ///
     /// The owner's wait is not queued (never queued, cancelled, or seen
     /// `Woken`), so no notifier can deliver concurrently.
+    #[inline]
     pub(crate) unsafe fn take(&self) -> Option<T> {
         // SAFETY: per the contract, nobody else touches the slot now.
         self.0.with_mut(|slot| unsafe { (*slot).take() })
@@ -104,6 +106,7 @@ impl<T> Chan<T> {
         }
     }
 
+    #[inline]
     pub(crate) fn lock(&self) -> SpinLockGuard<'_, State<T>> {
         self.state.lock()
     }
@@ -114,6 +117,7 @@ impl<T> Chan<T> {
 
     /// Sends now if it can: hands the message to a waiting receiver (whose
     /// waker is returned, to call after unlocking) or buffers it.
+    #[inline]
     pub(crate) fn send_locked(
         &self,
         state: &mut State<T>,
@@ -145,6 +149,7 @@ impl<T> Chan<T> {
 
     /// Receives now if it can; also returns the waker of a sender that the
     /// freed room lets in.
+    #[inline]
     pub(crate) fn recv_locked(
         &self,
         state: &mut State<T>,
@@ -181,6 +186,7 @@ impl<T> Chan<T> {
     /// receiver), so one is woken to try. *Needed because a woken sender
     /// may have handed its message to a receiver instead of filling the
     /// room it was woken for, leaving the next sender waiting with room.*
+    #[inline]
     pub(crate) fn receiver_arrives(&self, state: &mut State<T>) -> Option<Waker> {
         if state.senders.is_empty() {
             None

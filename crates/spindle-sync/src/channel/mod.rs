@@ -147,3 +147,9 @@ fn pair<T>(chan: Chan<T>) -> (Sender<T>, Receiver<T>) {
         Receiver { chan },
     )
 }
+
+/// Whether the caller runs inside a task (a fiber or an async task), where
+/// waiting costs a switch, not a thread park.
+fn on_task() -> bool {
+    spindle_exec::with_current_task(|task| task.is_some())
+}

@@ -11,6 +11,7 @@ use spindle_core::fault::{self, Site};
 
 use super::chan::{Chan, Slot};
 use super::error::{RecvError, RecvTimeoutError, TryRecvError};
+use super::on_task;
 use crate::deadline;
 use crate::wait::{self, Wait};
 
@@ -41,13 +42,17 @@ impl<T> Receiver<T> {
     /// Receives a message, waiting while there is none. Fails once the
     /// channel is empty and every sender is gone.
     pub fn recv(&self) -> Result<T, RecvError> {
-        // A busy channel has a message waiting: try before building the
-        // future.
-        match self.recv_now() {
-            Ok(value) => Ok(value),
-            Err(TryRecvError::Disconnected) => Err(RecvError),
-            Err(TryRecvError::Empty) => spindle_exec::wait(self.recv_async()),
+        // A thread tries before it builds the future: a busy channel has a
+        // message waiting, and parking a thread costs more than a try. A
+        // fiber or task goes straight to the future, whose first poll tries.
+        if !on_task() {
+            match self.recv_now() {
+                Ok(value) => return Ok(value),
+                Err(TryRecvError::Disconnected) => return Err(RecvError),
+                Err(TryRecvError::Empty) => {}
+            }
         }
+        spindle_exec::wait(self.recv_async())
     }
 
     /// Receives a message if one is there now.

@@ -20,6 +20,7 @@ pub(crate) use signal::{Outcome, Signal};
 /// Calls `waker`, if there is one; the fault point `Site::WAKE` may
 /// yield the thread first, so the woken party runs sooner or later than
 /// it would. Call it with no lock held.
+#[inline]
 pub(crate) fn wake(waker: Option<Waker>) {
     if let Some(waker) = waker {
         if fault::point(Site::WAKE) {
@@ -64,6 +65,7 @@ impl<D> Wait<D> {
     /// Queues the node at the back of `list`, or, if it is queued there
     /// already and not yet woken, refreshes its waker. Call it under the
     /// lock that guards `list`, and always with the same `list`.
+    #[inline]
     pub(crate) fn enqueue(self: Pin<&Self>, list: &mut WaitList<D>, waker: &Waker) {
         if self.queued.get() {
             if self.signal.outcome() == Outcome::Waiting {

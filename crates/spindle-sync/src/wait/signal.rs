@@ -75,6 +75,7 @@ impl Signal {
     /// No notifier may be able to claim the signal meanwhile: none of its
     /// nodes is linked, or its only node is in one list whose lock the
     /// caller holds.
+    #[inline]
     pub(crate) unsafe fn set_waker(&self, waker: &Waker) {
         // SAFETY: the caller excludes every other access to `waker`.
         self.waker.with_mut(|slot| unsafe {
@@ -87,6 +88,7 @@ impl Signal {
 
     /// How the wait stands. A claim in progress is waited out, so the
     /// answer is final unless it is `Waiting`.
+    #[inline]
     pub(crate) fn outcome(&self) -> Outcome {
         // `Acquire`: pairs with `finish`'s `Release`, so what the notifier
         // delivered into the node before finishing is visible.
@@ -112,6 +114,7 @@ impl Signal {
     /// # Safety
     ///
     /// None of the signal's nodes is linked.
+    #[inline]
     pub(crate) unsafe fn reset(&self) {
         // `Relaxed`: the next wait publishes the signal under a list's lock.
         self.state.store(WAITING, Ordering::Relaxed);
@@ -119,6 +122,7 @@ impl Signal {
 
     /// Notifier: claims the signal if nobody has decided yet. On `true`
     /// the caller must [`finish`](Self::finish) it.
+    #[inline]
     pub(crate) fn try_claim(&self) -> bool {
         // `Acquire`: the owner's writes before linking are visible (they are
         // anyway through the list's lock; this keeps the claim self-evident).
@@ -136,6 +140,7 @@ impl Signal {
     /// it; it holds the lock of the list that held the claimed node, and
     /// has unlinked that node. After this call it must not touch the signal
     /// or the node again: the owner may free both.
+    #[inline]
     pub(crate) unsafe fn finish(&self, case: usize) -> Option<Waker> {
         // SAFETY: after the claim only this notifier touches `waker` (the
         // owner waits out `CLAIMED` before reading anything).
@@ -174,6 +179,7 @@ impl Signal {
     }
 }
 
+#[inline]
 fn decode(state: usize) -> Outcome {
     match state {
         WAITING => Outcome::Waiting,

@@ -216,7 +216,7 @@ fn random_below(bound: usize) -> usize {
             x ^= x >> 7;
             x ^= x << 17;
             state.set(x);
-            ((x >> 32) * bound as u64 >> 32) as usize
+            (((x >> 32) * bound as u64) >> 32) as usize
         })
         .unwrap_or(0)
 }

@@ -26,7 +26,6 @@ mod case;
 mod engine;
 
 use core::fmt;
-use core::future::Future;
 use std::time::{Duration, Instant};
 
 use case::{Case, RecvCase, SendCase};
@@ -258,15 +257,10 @@ impl<'a, R> Select<'a, R> {
     /// message handed to one of its receive cases meanwhile goes to the
     /// next receiver or back to the front of its channel, and a wake meant
     /// for one of its send cases is passed on.
-    pub fn wait_async(mut self) -> impl Future<Output = R> + 'a
-    where
-        R: 'a,
-    {
-        async move {
-            let mut order = vec![0; self.cases.len()];
-            let index = SelectFuture::new(&mut self.cases, &mut order, self.biased).await;
-            self.cases[index].finish()
-        }
+    pub async fn wait_async(mut self) -> R {
+        let mut order = vec![0; self.cases.len()];
+        let index = SelectFuture::new(&mut self.cases, &mut order, self.biased).await;
+        self.cases[index].finish()
     }
 }
 
@@ -310,7 +304,7 @@ impl<R> fmt::Debug for Select<'_, R> {
 /// use spindle_sync::select;
 /// use std::time::Duration;
 ///
-/// let (numbers_tx, numbers) = channel::bounded(1);
+/// let (numbers_tx, numbers) = channel::bounded::<u32>(1);
 /// let (words_tx, words) = channel::bounded(1);
 /// words_tx.send("ready").unwrap();
 ///
