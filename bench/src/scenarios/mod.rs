@@ -5,7 +5,7 @@ mod fib25;
 mod idle_memory;
 mod max_fibers;
 mod mpmc;
-// mod mutex;
+mod mutex;
 mod parking;
 mod pingpong;
 mod runtimes;
@@ -63,6 +63,11 @@ pub(crate) const ALL: &[Scenario] = &[
     Scenario {
         name: "mpmc",
         run: mpmc::run,
+        children: &[],
+    },
+    Scenario {
+        name: "mutex",
+        run: mutex::run,
         children: &[],
     },
     Scenario {

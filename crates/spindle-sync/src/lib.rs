@@ -13,9 +13,11 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod barrier;
+mod condvar;
 mod deadline;
 mod event;
 mod loom;
+mod mutex;
 mod semaphore;
 mod wait;
 mod wait_group;
@@ -24,7 +26,9 @@ pub mod channel;
 pub mod promise;
 
 pub use barrier::{Barrier, BarrierTimeoutError, BarrierWaitFuture, BarrierWaitResult};
+pub use condvar::{Condvar, CondvarWaitFuture, WaitTimeoutResult};
 pub use event::{Event, EventWaitFuture};
+pub use mutex::{LockFuture, Mutex, MutexGuard};
 pub use semaphore::{
     AcquireError, AcquireFuture, AcquireTimeoutError, AddPermitsError, Semaphore, SemaphorePermit,
     TryAcquireError,

@@ -15,9 +15,9 @@ pub(crate) use std::{hint, thread};
 /// Atomic types and orderings.
 pub(crate) mod atomic {
     #[cfg(not(loom))]
-    pub(crate) use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering, fence};
+    pub(crate) use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
     #[cfg(loom)]
-    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering, fence};
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 }
 
 /// Cells whose accesses loom can check.
@@ -38,6 +38,12 @@ pub(crate) mod cell {
         #[inline]
         pub(crate) const fn new(value: T) -> Self {
             Self(core::cell::UnsafeCell::new(value))
+        }
+
+        /// Unwraps the value.
+        #[inline]
+        pub(crate) fn into_inner(self) -> T {
+            self.0.into_inner()
         }
     }
 

@@ -15,7 +15,11 @@
 //! 3. A receiver that was handed a message and is dropped before it took
 //!    it gives the message back: to the next waiting receiver, or to the
 //!    front of the buffer (the buffer may then hold `cap + 1` for a
-//!    moment; a rendezvous channel's buffer holds only such messages).
+//!    moment; a rendezvous channel's buffer holds only such messages). A
+//!    later message may have gone to another receiver meanwhile, so the
+//!    blocking and `select` forms never drop a handed-over receive: on a
+//!    timeout they abort the wait, and a message that won the race is
+//!    received.
 
 use core::task::Waker;
 use std::collections::VecDeque;

@@ -9,7 +9,10 @@
 //!
 //! Both ends are `Clone`, `Send` and `Sync`. Each message goes to exactly
 //! one receiver, and messages from one sender arrive in the order it sent
-//! them. When every receiver is gone, sends fail and hand the message
+//! them (with one exception: an async receive *dropped* after a sender
+//! handed it a message puts the message back at the front, and a receive
+//! running concurrently may already have taken a later one; see
+//! [`Receiver::recv_async`]). When every receiver is gone, sends fail and hand the message
 //! back; when every sender is gone, receivers still get what is buffered,
 //! then an error.
 //!

@@ -2,7 +2,7 @@
 
 use core::fmt;
 use core::future::Future;
-use core::pin::Pin;
+use core::pin::{Pin, pin};
 use core::task::{Context, Poll};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -79,9 +79,12 @@ impl<T> Receiver<T> {
             Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
             Err(TryRecvError::Empty) => {}
         }
-        match deadline::wait_deadline(self.recv_async(), deadline) {
+        let mut future = pin!(self.recv_async());
+        match deadline::wait_deadline(future.as_mut(), deadline) {
             Some(result) => result.map_err(RecvTimeoutError::from),
-            None => Err(RecvTimeoutError::Timeout),
+            // A message handed over as time ran out is taken, not given
+            // back: giving back could put it behind a later one.
+            None => future.cancel().ok_or(RecvTimeoutError::Timeout),
         }
     }
 
@@ -91,7 +94,11 @@ impl<T> Receiver<T> {
     ///
     /// Dropping the future before it completes loses no message: one that a
     /// sender had already handed to it goes to the next waiting receiver,
-    /// or back to the front of the buffer.
+    /// or back to the front of the buffer. A receive running concurrently
+    /// may by then have taken a later message of the same sender, which
+    /// then arrives first; [`RecvFuture::cancel`] keeps the handed-over
+    /// message instead, in order. (The blocking forms, `recv_timeout`
+    /// included, never reorder: they cancel, they do not drop.)
     pub fn recv_async(&self) -> RecvFuture<'_, T> {
         RecvFuture {
             chan: &self.chan,
@@ -180,6 +187,20 @@ pub struct RecvFuture<'a, T> {
 }
 
 impl<T> RecvFuture<'_, T> {
+    /// Gives up receiving. Returns the message a sender had already handed
+    /// to this future (it is then received, not given back), or `None`.
+    ///
+    /// Prefer it to dropping the future when order matters: a dropped
+    /// future puts a handed-over message back at the front of the channel,
+    /// and a receive running on another thread meanwhile may already have
+    /// taken a later message of the same sender.
+    pub fn cancel(self: Pin<&mut Self>) -> Option<T> {
+        let woken = self
+            .wait
+            .cancel(|node| self.chan.lock().receivers.remove(node));
+        if woken { self.handed_over() } else { None }
+    }
+
     /// The message a sender handed over, once the wait is over.
     fn handed_over(&self) -> Option<T> {
         // SAFETY: only called when the wait is not queued.

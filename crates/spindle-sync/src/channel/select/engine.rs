@@ -135,6 +135,35 @@ impl<'a, C: CaseSet + ?Sized> SelectFuture<'a, C> {
     }
 }
 
+impl<C: CaseSet + ?Sized> SelectFuture<'_, C> {
+    /// Gives up waiting (a timeout). A case that completed as time ran
+    /// out (a receive that was handed a message) still wins: its index is
+    /// returned rather than the message given back.
+    pub(crate) fn abort(self: Pin<&mut Self>) -> Option<usize> {
+        // SAFETY: nothing is moved out of the pinned future.
+        let this = unsafe { self.get_unchecked_mut() };
+        if !this.registered {
+            return None;
+        }
+        match this.signal.abort() {
+            Outcome::Woken(index) => {
+                this.unregister_all(Some(index));
+                if this.cases.case(index).woken() {
+                    Some(index)
+                } else {
+                    // Told only to try again: the next waiter may use it.
+                    this.cases.case(index).abandon_woken();
+                    None
+                }
+            }
+            _ => {
+                this.unregister_all(None);
+                None
+            }
+        }
+    }
+}
+
 impl<C: CaseSet + ?Sized> Future for SelectFuture<'_, C> {
     type Output = usize;
 

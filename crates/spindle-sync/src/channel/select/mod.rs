@@ -26,6 +26,7 @@ mod case;
 mod engine;
 
 use core::fmt;
+use core::pin::pin;
 use std::time::{Duration, Instant};
 
 use case::{Case, RecvCase, SendCase};
@@ -66,7 +67,13 @@ pub fn run(
     match mode {
         Mode::Try => select.try_once(),
         Mode::Block => Some(spindle_exec::wait(select)),
-        Mode::Timeout(timeout) => deadline::wait_deadline(select, deadline::after(timeout)),
+        Mode::Timeout(timeout) => {
+            let mut select = pin!(select);
+            match deadline::wait_deadline(select.as_mut(), deadline::after(timeout)) {
+                Some(index) => Some(index),
+                None => select.abort(),
+            }
+        }
     }
 }
 
@@ -244,8 +251,13 @@ impl<'a, R> Select<'a, R> {
     /// that did not complete lose nothing (see [`wait_async`](Self::wait_async)).
     pub fn wait_deadline(mut self, deadline: Instant) -> Option<R> {
         let mut order = vec![0; self.cases.len()];
-        let select = SelectFuture::new(&mut self.cases, &mut order, self.biased);
-        let index = deadline::wait_deadline(select, deadline)?;
+        let index = {
+            let mut select = pin!(SelectFuture::new(&mut self.cases, &mut order, self.biased));
+            match deadline::wait_deadline(select.as_mut(), deadline) {
+                Some(index) => index,
+                None => select.abort()?,
+            }
+        };
         Some(self.cases[index].finish())
     }
 

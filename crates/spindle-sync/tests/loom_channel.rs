@@ -1,0 +1,355 @@
+//! Loom models of the channel (`src/channel/chan.rs`): hand-offs into a
+//! waiting receiver's node, a dropped receive giving its message back, a
+//! woken sender passing its wake on, disconnection waking waiters.
+//!
+//! `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom
+//! LOOM_MAX_PREEMPTIONS=3 cargo test -p spindle-sync --release --test
+//! loom_channel`
+#![cfg(loom)]
+
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+use loom::sync::atomic::AtomicBool;
+use loom::sync::atomic::Ordering::SeqCst;
+use loom::thread;
+use spindle_sync::channel::{self, Receiver, RecvError, Sender, TryRecvError};
+
+/// Wakes a loom thread parked in [`block_on`]: sets its flag, then
+/// unparks it.
+struct Unpark {
+    thread: thread::Thread,
+    woken: AtomicBool,
+}
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, SeqCst);
+        self.thread.unpark();
+    }
+}
+
+/// Polls `future` on the current loom thread, parking between polls.
+///
+/// (`loom::future::block_on` needs loom's `futures` feature, which the
+/// workspace does not enable.) The flag is needed because loom's
+/// `yield_now` drops a pending unpark token (`rt::Thread::set_yield`
+/// overwrites `Runnable { unparked: true }`), unlike std: a wake that
+/// arrives while the thread spins on the channel's lock would otherwise be
+/// lost and show up as a false deadlock.
+fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let unpark = Arc::new(Unpark {
+        thread: thread::current(),
+        woken: AtomicBool::new(false),
+    });
+    let waker = Waker::from(Arc::clone(&unpark));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        // No yield between this check and `park`: a wake after the check
+        // leaves its unpark token for `park`.
+        if !unpark.woken.swap(false, SeqCst) {
+            thread::park();
+        }
+    }
+}
+
+/// Models with three threads: loom's state space explodes past one
+/// preemption there (the spin lock's and the signal's spin loops under
+/// contention), so they run with a bound of 1 (`SPINDLE_LOOM_3T_PREEMPTIONS`
+/// overrides it, for a long run); each has a two-thread variant that runs
+/// with the full bound (`LOOM_MAX_PREEMPTIONS`).
+fn model_three_threads(f: impl Fn() + Sync + Send + 'static) {
+    let bound = std::env::var("SPINDLE_LOOM_3T_PREEMPTIONS")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(1);
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(bound);
+    builder.check(f);
+}
+
+/// Both futures to completion on one thread. Polls only the unfinished
+/// ones, both on every wake; a spurious poll of a waiting channel future
+/// only refreshes its waker, so this hides no lost wake.
+fn join2<A: Future, B: Future>(a: A, b: B) -> impl Future<Output = (A::Output, B::Output)> {
+    let (mut a, mut b) = (Box::pin(a), Box::pin(b));
+    let (mut out_a, mut out_b) = (None, None);
+    std::future::poll_fn(move |cx| {
+        if out_a.is_none()
+            && let Poll::Ready(v) = a.as_mut().poll(cx)
+        {
+            out_a = Some(v);
+        }
+        if out_b.is_none()
+            && let Poll::Ready(v) = b.as_mut().poll(cx)
+        {
+            out_b = Some(v);
+        }
+        if out_a.is_some() && out_b.is_some() {
+            Poll::Ready((out_a.take().unwrap(), out_b.take().unwrap()))
+        } else {
+            Poll::Pending
+        }
+    })
+}
+
+/// Polls `future` once with a waker that does nothing.
+fn poll_once<F: Future>(future: Pin<&mut F>) -> Poll<F::Output> {
+    future.poll(&mut Context::from_waker(Waker::noop()))
+}
+
+/// One sender, one receiver: every message arrives, in order, and the
+/// sender's departure ends the stream.
+fn in_order(tx: Sender<u32>, rx: Receiver<u32>, messages: u32) {
+    let sender = thread::spawn(move || {
+        for i in 0..messages {
+            block_on(tx.send_async(i)).unwrap();
+        }
+    });
+    for i in 0..messages {
+        assert_eq!(block_on(rx.recv_async()), Ok(i));
+    }
+    assert_eq!(block_on(rx.recv_async()), Err(RecvError));
+    sender.join().unwrap();
+}
+
+/// (a) bounded(1), three messages, both sides waiting in turn.
+#[test]
+fn bounded_1_delivers_every_message_in_order() {
+    loom::model(|| {
+        let (tx, rx) = channel::bounded(1);
+        in_order(tx, rx, 3);
+    });
+}
+
+/// (b) rendezvous, two messages: each send completes by a hand-off.
+#[test]
+fn rendezvous_delivers_every_message_in_order() {
+    loom::model(|| {
+        let (tx, rx) = channel::rendezvous();
+        in_order(tx, rx, 2);
+    });
+}
+
+/// (c) A waiting receive is dropped while a sender hands it a message:
+/// the message is received exactly once, by the receive's last poll or by
+/// a later `try_recv` (the give-back put it in the buffer).
+fn dropped_receive_races_hand_off(tx: Sender<u32>, rx: Receiver<u32>) {
+    let sender = thread::spawn(move || tx.try_send(1).is_ok());
+    let mut got = Vec::new();
+    {
+        let mut recv = pin!(rx.recv_async());
+        for _ in 0..2 {
+            match poll_once(recv.as_mut()) {
+                Poll::Ready(Ok(v)) => {
+                    got.push(v);
+                    break;
+                }
+                // The sender came and left without a hand-off.
+                Poll::Ready(Err(RecvError)) => break,
+                Poll::Pending => {}
+            }
+        }
+        // Dropped here, maybe holding the message.
+    }
+    let sent = sender.join().unwrap();
+    match rx.try_recv() {
+        Ok(v) => got.push(v),
+        Err(TryRecvError::Empty | TryRecvError::Disconnected) => {}
+    }
+    let expected: &[u32] = if sent { &[1] } else { &[] };
+    assert_eq!(got, expected);
+    assert!(rx.try_recv().is_err());
+}
+
+#[test]
+fn a_dropped_receive_racing_a_hand_off_loses_nothing_bounded_1() {
+    loom::model(|| {
+        let (tx, rx) = channel::bounded(1);
+        dropped_receive_races_hand_off(tx, rx);
+    });
+}
+
+#[test]
+fn a_dropped_receive_racing_a_hand_off_loses_nothing_rendezvous() {
+    loom::model(|| {
+        let (tx, rx) = channel::rendezvous();
+        dropped_receive_races_hand_off(tx, rx);
+    });
+}
+
+/// (c') The same with a second receiver waiting: the message is handed on
+/// to it (or it finds it in the buffer); it must not wait for ever.
+#[test]
+fn a_dropped_receive_hands_on_to_a_waiting_receiver() {
+    model_three_threads(|| {
+        let (tx, rx) = channel::bounded::<u32>(1);
+        let other = rx.clone();
+        let waiting = thread::spawn(move || block_on(other.recv_async()));
+        let sender = thread::spawn(move || block_on(tx.send_async(1)).unwrap());
+        let mut got = None;
+        {
+            let mut recv = pin!(rx.recv_async());
+            if let Poll::Ready(result) = poll_once(recv.as_mut()) {
+                got = Some(result);
+            }
+        }
+        sender.join().unwrap();
+        let theirs = waiting.join().unwrap();
+        match got {
+            // We took it; the other receiver saw the sender leave.
+            Some(mine) => assert_eq!((mine, theirs), (Ok(1), Err(RecvError))),
+            None => assert_eq!(theirs, Ok(1)),
+        }
+    });
+}
+
+/// (c'') Two threads: the receive is handed the message for sure, and its
+/// drop (the give-back) races another receiver arriving and waiting.
+#[test]
+fn a_give_back_races_a_receiver_arriving() {
+    loom::model(|| {
+        let (tx, rx) = channel::bounded::<u32>(1);
+        let other = rx.clone();
+        let mut recv = Box::pin(rx.recv_async());
+        assert!(poll_once(recv.as_mut()).is_pending());
+        tx.try_send(1).unwrap(); // handed into `recv`
+        let waiting = thread::spawn(move || block_on(other.recv_async()));
+        drop(recv); // gives 1 back: to `waiting`, or to the buffer
+        assert_eq!(waiting.join().unwrap(), Ok(1));
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    });
+}
+
+/// (d) The last sender leaves while a receiver waits: the receiver sees
+/// the disconnection instead of waiting for ever.
+fn sender_leaves(tx: Sender<u32>, rx: Receiver<u32>) {
+    let sender = thread::spawn(move || drop(tx));
+    assert_eq!(block_on(rx.recv_async()), Err(RecvError));
+    sender.join().unwrap();
+}
+
+#[test]
+fn the_last_sender_leaving_releases_a_waiting_receiver_bounded_1() {
+    loom::model(|| {
+        let (tx, rx) = channel::bounded(1);
+        sender_leaves(tx, rx);
+    });
+}
+
+#[test]
+fn the_last_sender_leaving_releases_a_waiting_receiver_rendezvous() {
+    loom::model(|| {
+        let (tx, rx) = channel::rendezvous();
+        sender_leaves(tx, rx);
+    });
+}
+
+/// (e) Two senders blocked on a full bounded(1), one receiver draining:
+/// no wake is lost, every message arrives once.
+#[test]
+fn two_blocked_senders_and_a_draining_receiver_lose_no_wake() {
+    model_three_threads(|| {
+        let (tx, rx) = channel::bounded::<u32>(1);
+        tx.try_send(0).unwrap();
+        let senders: Vec<_> = [1, 2]
+            .into_iter()
+            .map(|v| {
+                let tx = tx.clone();
+                thread::spawn(move || block_on(tx.send_async(v)).unwrap())
+            })
+            .collect();
+        drop(tx);
+        let mut got: Vec<u32> = (0..3).map(|_| block_on(rx.recv_async()).unwrap()).collect();
+        assert_eq!(got[0], 0);
+        got.sort_unstable();
+        assert_eq!(got, [0, 1, 2]);
+        for sender in senders {
+            sender.join().unwrap();
+        }
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+    });
+}
+
+/// (e') The same with both senders' futures on one thread (so the full
+/// preemption bound fits): the receiver's wakes reach each in turn.
+#[test]
+fn two_blocked_send_futures_and_a_draining_receiver_lose_no_wake() {
+    loom::model(|| {
+        let (tx, rx) = channel::bounded::<u32>(1);
+        tx.try_send(0).unwrap();
+        let sender = thread::spawn(move || {
+            let (a, b) = block_on(join2(tx.send_async(1), tx.send_async(2)));
+            a.unwrap();
+            b.unwrap();
+        });
+        let mut got: Vec<u32> = (0..3).map(|_| block_on(rx.recv_async()).unwrap()).collect();
+        assert_eq!(got[0], 0);
+        got.sort_unstable();
+        assert_eq!(got, [0, 1, 2]);
+        sender.join().unwrap();
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+    });
+}
+
+/// (f) A sender polled once and then dropped, possibly after the receiver
+/// woke it for the room it freed: the wake goes on to the other waiting
+/// sender, which completes although nobody receives again (a missing
+/// pass-on shows as a deadlock; a later receive would mask it).
+#[test]
+fn a_woken_sender_that_is_dropped_passes_the_wake_on() {
+    model_three_threads(|| {
+        let (tx, rx) = channel::bounded::<u32>(1);
+        tx.try_send(0).unwrap();
+        let tx2 = tx.clone();
+        let quitter = thread::spawn(move || {
+            let mut send = pin!(tx2.send_async(1));
+            poll_once(send.as_mut()).is_ready()
+        });
+        let patient = thread::spawn(move || block_on(tx.send_async(2)).unwrap());
+        assert_eq!(block_on(rx.recv_async()), Ok(0));
+        let mut got = vec![0];
+        let quitter_sent = quitter.join().unwrap();
+        if quitter_sent {
+            // It took the room; free it for the patient sender.
+            got.push(block_on(rx.recv_async()).unwrap());
+        }
+        patient.join().unwrap();
+        got.extend(rx.try_iter());
+        let expected: &[u32] = if quitter_sent { &[0, 1, 2] } else { &[0, 2] };
+        assert_eq!(got, expected);
+    });
+}
+
+/// (f') Two threads, full bound: both sends wait (the quitter first in
+/// line) before one receive frees the room; the quitter is dropped racing
+/// that receive's wake, and the patient sender must still complete.
+#[test]
+fn a_woken_send_dropped_racing_the_wake_passes_it_on() {
+    loom::model(|| {
+        let (tx, rx) = channel::bounded::<u32>(1);
+        tx.try_send(0).unwrap();
+        let mut quitter = Box::pin(tx.send_async(1));
+        let mut patient = Box::pin(tx.send_async(2));
+        assert!(poll_once(quitter.as_mut()).is_pending());
+        assert!(poll_once(patient.as_mut()).is_pending());
+        let receiver = thread::spawn(move || {
+            assert_eq!(block_on(rx.recv_async()), Ok(0));
+            rx
+        });
+        drop(quitter); // maybe woken: the wake must go on to `patient`
+        block_on(patient).unwrap();
+        let rx = receiver.join().unwrap();
+        assert_eq!(rx.try_iter().collect::<Vec<_>>(), [2]);
+    });
+}
