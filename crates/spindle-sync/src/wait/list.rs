@@ -28,10 +28,12 @@ pub(crate) struct Waiter<D> {
 struct Links<D> {
     prev: Option<NonNull<Waiter<D>>>,
     next: Option<NonNull<Waiter<D>>>,
-    linked: bool,
-    /// The signal this node wakes, and the case it reports.
+    /// The signal this node wakes, and the case it reports (`u32`, so the
+    /// case and `linked` share a word: the node is copied whenever its
+    /// future moves before its first poll).
     signal: *const Signal,
-    case: usize,
+    case: u32,
+    linked: bool,
 }
 
 // SAFETY: `links` is accessed only through the list that holds the node, under
@@ -167,7 +169,7 @@ impl<D> WaitList<D> {
     ///    `signal` reporting `Woken(case)`.
     /// 2. `node` is not linked in any list.
     /// 3. `signal` holds a waker (every claimed node is woken).
-    pub(crate) unsafe fn push_back(&mut self, node: Pin<&Waiter<D>>, signal: &Signal, case: usize) {
+    pub(crate) unsafe fn push_back(&mut self, node: Pin<&Waiter<D>>, signal: &Signal, case: u32) {
         let node = NonNull::from(node.get_ref());
         // SAFETY: the node is alive (rule 1) and not linked (rule 2), so no
         // list touches its links; we hold the only access to this list.
@@ -252,7 +254,7 @@ impl<D> WaitList<D> {
                 deliver(data);
                 // SAFETY: claimed above and not finished; we hold the lock
                 // and the node is unlinked; neither is touched after.
-                return unsafe { signal.finish(case) };
+                return unsafe { signal.finish(case as usize) };
             }
         }
         None

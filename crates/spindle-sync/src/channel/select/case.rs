@@ -13,7 +13,9 @@ use crate::wait::{self, Outcome, Signal, Waiter};
 #[doc(hidden)]
 pub struct Registration<'a> {
     pub(super) signal: &'a Signal,
-    pub(super) index: usize,
+    /// The case's position (a select cannot have 2^32 cases: each one
+    /// takes more memory than that leaves).
+    pub(super) index: u32,
 }
 
 impl fmt::Debug for Registration<'_> {

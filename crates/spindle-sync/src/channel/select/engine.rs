@@ -113,7 +113,7 @@ impl<'a, C: CaseSet + ?Sized> SelectFuture<'a, C> {
             let index = self.order[position];
             let registration = Registration {
                 signal: &self.signal,
-                index,
+                index: index as u32,
             };
             // SAFETY: `self` is pinned (cases are borrowed for `'a`, the
             // signal is a field), and every node is unlinked before the
