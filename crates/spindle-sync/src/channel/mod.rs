@@ -68,6 +68,57 @@
 //! # Ok::<(), spindle_exec::StealPoolError>(())
 //! ```
 
+/// What both ends of a channel share: the queries, `Clone` (one more
+/// end), `Drop` (one fewer; the last one disconnects) and `Debug`.
+macro_rules! channel_end {
+    ($end:ident, $add:ident, $remove:ident, $verb:literal) => {
+        impl<T> $end<T> {
+            /// How many messages are buffered now.
+            pub fn len(&self) -> usize {
+                self.chan.len()
+            }
+
+            /// Whether no message is buffered now.
+            pub fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
+
+            /// The buffer's capacity: `Some(0)` for a rendezvous channel,
+            /// `None` for an unbounded one.
+            pub fn capacity(&self) -> Option<usize> {
+                self.chan.capacity()
+            }
+
+            #[doc = concat!("Whether `self` and `other` ", $verb, " the same channel.")]
+            pub fn same_channel(&self, other: &$end<T>) -> bool {
+                ::std::sync::Arc::ptr_eq(&self.chan, &other.chan)
+            }
+        }
+
+        impl<T> Clone for $end<T> {
+            fn clone(&self) -> Self {
+                self.chan.$add();
+                $end {
+                    chan: ::std::sync::Arc::clone(&self.chan),
+                }
+            }
+        }
+
+        impl<T> Drop for $end<T> {
+            fn drop(&mut self) {
+                self.chan.$remove();
+            }
+        }
+
+        impl<T> ::core::fmt::Debug for $end<T> {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct(stringify!($end)).finish_non_exhaustive()
+            }
+        }
+    };
+}
+use channel_end;
+
 mod chan;
 mod error;
 mod receiver;

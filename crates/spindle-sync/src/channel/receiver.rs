@@ -129,49 +129,9 @@ impl<T> Receiver<T> {
     pub fn is_disconnected(&self) -> bool {
         self.chan.is_disconnected_for_receivers()
     }
-
-    /// How many messages are buffered now.
-    pub fn len(&self) -> usize {
-        self.chan.len()
-    }
-
-    /// Whether no message is buffered now.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The buffer's capacity: `Some(0)` for a rendezvous channel, `None`
-    /// for an unbounded one.
-    pub fn capacity(&self) -> Option<usize> {
-        self.chan.capacity()
-    }
-
-    /// Whether `self` and `other` receive from the same channel.
-    pub fn same_channel(&self, other: &Receiver<T>) -> bool {
-        Arc::ptr_eq(&self.chan, &other.chan)
-    }
 }
 
-impl<T> Clone for Receiver<T> {
-    fn clone(&self) -> Self {
-        self.chan.add_receiver();
-        Receiver {
-            chan: Arc::clone(&self.chan),
-        }
-    }
-}
-
-impl<T> Drop for Receiver<T> {
-    fn drop(&mut self) {
-        self.chan.remove_receiver();
-    }
-}
-
-impl<T> fmt::Debug for Receiver<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Receiver").finish_non_exhaustive()
-    }
-}
+super::channel_end!(Receiver, add_receiver, remove_receiver, "receive from");
 
 /// The future of [`Receiver::recv_async`]: receives a message, waiting
 /// while there is none.

@@ -118,49 +118,9 @@ impl<T> Sender<T> {
     pub fn is_disconnected(&self) -> bool {
         self.chan.is_disconnected_for_senders()
     }
-
-    /// How many messages are buffered now.
-    pub fn len(&self) -> usize {
-        self.chan.len()
-    }
-
-    /// Whether no message is buffered now.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The buffer's capacity: `Some(0)` for a rendezvous channel, `None`
-    /// for an unbounded one.
-    pub fn capacity(&self) -> Option<usize> {
-        self.chan.capacity()
-    }
-
-    /// Whether `self` and `other` send on the same channel.
-    pub fn same_channel(&self, other: &Sender<T>) -> bool {
-        Arc::ptr_eq(&self.chan, &other.chan)
-    }
 }
 
-impl<T> Clone for Sender<T> {
-    fn clone(&self) -> Self {
-        self.chan.add_sender();
-        Sender {
-            chan: Arc::clone(&self.chan),
-        }
-    }
-}
-
-impl<T> Drop for Sender<T> {
-    fn drop(&mut self) {
-        self.chan.remove_sender();
-    }
-}
-
-impl<T> fmt::Debug for Sender<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sender").finish_non_exhaustive()
-    }
-}
+super::channel_end!(Sender, add_sender, remove_sender, "send on");
 
 /// The future of [`Sender::send_async`]: sends a message, waiting while
 /// the channel is full.
