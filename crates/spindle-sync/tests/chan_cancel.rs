@@ -15,12 +15,11 @@ mod common;
 use std::collections::HashSet;
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{World, run_async, run_blocking, scaled};
+use common::{Manual, World, run_async, run_blocking, scaled};
 use proptest::prelude::*;
 use spindle_sync::channel::{
     self, Receiver, RecvError, RecvFuture, RecvTimeoutError, SendError, SendFuture,
@@ -29,58 +28,6 @@ use spindle_sync::channel::{
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-/// A waker that counts how often it was woken.
-#[derive(Default)]
-struct Count(AtomicUsize);
-
-impl Wake for Count {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-/// A future polled by hand, with its own counting waker.
-struct Manual<F> {
-    future: Pin<Box<F>>,
-    count: Arc<Count>,
-    waker: Waker,
-    /// Wakes seen when it was last polled.
-    seen: usize,
-}
-
-impl<F: Future> Manual<F> {
-    fn new(future: F) -> Self {
-        let count = Arc::new(Count::default());
-        Manual {
-            future: Box::pin(future),
-            waker: Waker::from(Arc::clone(&count)),
-            count,
-            seen: 0,
-        }
-    }
-
-    fn poll(&mut self) -> Poll<F::Output> {
-        self.seen = self.wakes();
-        self.future
-            .as_mut()
-            .poll(&mut Context::from_waker(&self.waker))
-    }
-
-    /// How often the waker was woken in all.
-    fn wakes(&self) -> usize {
-        self.count.0.load(Ordering::SeqCst)
-    }
-
-    /// Whether it was woken since it was last polled.
-    fn woken(&self) -> bool {
-        self.wakes() > self.seen
-    }
-}
 
 impl<T> Manual<SendFuture<'_, T>> {
     fn cancel(&mut self) -> Option<T> {
@@ -500,10 +447,8 @@ fn run_script(flavour: Flavour, senders: usize, receivers: usize, ops: &[Op]) {
     let rxs: Vec<Receiver<u64>> = (0..receivers).map(|_| rx.clone()).collect();
     drop(tx);
     let mut next = vec![0_u64; senders];
-    let mut sends: Vec<Option<(u64, Manual<SendFuture<'_, u64>>)>> =
-        (0..senders).map(|_| None).collect();
-    let mut recvs: Vec<Option<Manual<RecvFuture<'_, u64>>>> =
-        (0..receivers).map(|_| None).collect();
+    let mut sends: Sends<'_> = (0..senders).map(|_| None).collect();
+    let mut recvs: Recvs<'_> = (0..receivers).map(|_| None).collect();
     // Per sender, what was reported sent, in order.
     let mut sent: Vec<Vec<u64>> = vec![Vec::new(); senders];
     // Messages whose send was given up (dropped or cancelled).
@@ -539,26 +484,11 @@ fn run_script(flavour: Flavour, senders: usize, receivers: usize, ops: &[Op]) {
                 let s = s % senders;
                 if sends[s].is_none() {
                     let v = value(s, &mut next);
-                    let mut send = Manual::new(txs[s].send_async(v));
-                    match send.poll() {
-                        Poll::Ready(Ok(())) => sent[s].push(v),
-                        Poll::Ready(Err(e)) => panic!("send: {e:?}"),
-                        Poll::Pending => sends[s] = Some((v, send)),
-                    }
+                    sends[s] = Some((v, Manual::new(txs[s].send_async(v))));
+                    poll_send(&mut sends[s], &mut sent[s]);
                 }
             }
-            Op::PollSend(s) => {
-                if let Some((v, send)) = &mut sends[s % senders] {
-                    match send.poll() {
-                        Poll::Ready(Ok(())) => {
-                            sent[s % senders].push(*v);
-                            sends[s % senders] = None;
-                        }
-                        Poll::Ready(Err(e)) => panic!("send: {e:?}"),
-                        Poll::Pending => {}
-                    }
-                }
-            }
+            Op::PollSend(s) => poll_send(&mut sends[s % senders], &mut sent[s % senders]),
             Op::DropSend(s) => {
                 if let Some((v, send)) = sends[s % senders].take() {
                     drop(send);
@@ -584,27 +514,11 @@ fn run_script(flavour: Flavour, senders: usize, receivers: usize, ops: &[Op]) {
             Op::StartRecv(r) => {
                 let r = r % receivers;
                 if recvs[r].is_none() {
-                    let mut recv = Manual::new(rxs[r].recv_async());
-                    match recv.poll() {
-                        Poll::Ready(Ok(v)) => received[r].push(v),
-                        Poll::Ready(Err(e)) => panic!("recv: {e:?}"),
-                        Poll::Pending => recvs[r] = Some(recv),
-                    }
+                    recvs[r] = Some(Manual::new(rxs[r].recv_async()));
+                    poll_recv(&mut recvs[r], &mut received[r]);
                 }
             }
-            Op::PollRecv(r) => {
-                let r = r % receivers;
-                if let Some(recv) = &mut recvs[r] {
-                    match recv.poll() {
-                        Poll::Ready(Ok(v)) => {
-                            received[r].push(v);
-                            recvs[r] = None;
-                        }
-                        Poll::Ready(Err(e)) => panic!("recv: {e:?}"),
-                        Poll::Pending => {}
-                    }
-                }
-            }
+            Op::PollRecv(r) => poll_recv(&mut recvs[r % receivers], &mut received[r % receivers]),
             Op::DropRecv(r) => {
                 if let Some(recv) = recvs[r % receivers].take() {
                     dropped_hand_offs += usize::from(recv.woken());
@@ -685,6 +599,36 @@ fn run_script(flavour: Flavour, senders: usize, receivers: usize, ops: &[Op]) {
 type Sends<'a> = Vec<Option<(u64, Manual<SendFuture<'a, u64>>)>>;
 type Recvs<'a> = Vec<Option<Manual<RecvFuture<'a, u64>>>>;
 
+/// Polls the send in `slot`, if any; a completed one is recorded in `sent`
+/// and leaves the slot.
+fn poll_send(slot: &mut Option<(u64, Manual<SendFuture<'_, u64>>)>, sent: &mut Vec<u64>) {
+    if let Some((v, send)) = slot {
+        match send.poll() {
+            Poll::Ready(Ok(())) => {
+                sent.push(*v);
+                *slot = None;
+            }
+            Poll::Ready(Err(e)) => panic!("send: {e:?}"),
+            Poll::Pending => {}
+        }
+    }
+}
+
+/// Polls the receive in `slot`, if any; a completed one is recorded in
+/// `received` and leaves the slot.
+fn poll_recv(slot: &mut Option<Manual<RecvFuture<'_, u64>>>, received: &mut Vec<u64>) {
+    if let Some(recv) = slot {
+        match recv.poll() {
+            Poll::Ready(Ok(v)) => {
+                received.push(v);
+                *slot = None;
+            }
+            Poll::Ready(Err(e)) => panic!("recv: {e:?}"),
+            Poll::Pending => {}
+        }
+    }
+}
+
 /// Polls woken futures until none is woken, recording completions.
 fn poll_woken(
     sends: &mut Sends<'_>,
@@ -695,33 +639,15 @@ fn poll_woken(
     for _round in 0..1000 {
         let mut any = false;
         for (s, slot) in sends.iter_mut().enumerate() {
-            if let Some((v, send)) = slot
-                && send.woken()
-            {
+            if slot.as_ref().is_some_and(|(_, send)| send.woken()) {
                 any = true;
-                match send.poll() {
-                    Poll::Ready(Ok(())) => {
-                        sent[s].push(*v);
-                        *slot = None;
-                    }
-                    Poll::Ready(Err(e)) => panic!("send: {e:?}"),
-                    Poll::Pending => {}
-                }
+                poll_send(slot, &mut sent[s]);
             }
         }
         for (r, slot) in recvs.iter_mut().enumerate() {
-            if let Some(recv) = slot
-                && recv.woken()
-            {
+            if slot.as_ref().is_some_and(Manual::woken) {
                 any = true;
-                match recv.poll() {
-                    Poll::Ready(Ok(v)) => {
-                        received[r].push(v);
-                        *slot = None;
-                    }
-                    Poll::Ready(Err(e)) => panic!("recv: {e:?}"),
-                    Poll::Pending => {}
-                }
+                poll_recv(slot, &mut received[r]);
             }
         }
         if !any {
@@ -771,6 +697,11 @@ fn longest_increasing(seq: &[u64]) -> usize {
     tails.len()
 }
 
+/// Sending parties, receiving parties and the steps of a script.
+fn script() -> impl Strategy<Value = (usize, usize, Vec<Op>)> {
+    (1..=3_usize, 1..=3_usize, prop::collection::vec(op(), 1..80))
+}
+
 fn script_config() -> ProptestConfig {
     ProptestConfig {
         cases: 64,
@@ -783,38 +714,22 @@ proptest! {
     #![proptest_config(script_config())]
 
     #[test]
-    fn scripts_of_polls_and_drops_rendezvous(
-        senders in 1..=3_usize,
-        receivers in 1..=3_usize,
-        ops in prop::collection::vec(op(), 1..80),
-    ) {
+    fn scripts_of_polls_and_drops_rendezvous((senders, receivers, ops) in script()) {
         run_script(Flavour::Rendezvous, senders, receivers, &ops);
     }
 
     #[test]
-    fn scripts_of_polls_and_drops_bounded_1(
-        senders in 1..=3_usize,
-        receivers in 1..=3_usize,
-        ops in prop::collection::vec(op(), 1..80),
-    ) {
+    fn scripts_of_polls_and_drops_bounded_1((senders, receivers, ops) in script()) {
         run_script(Flavour::Bounded(1), senders, receivers, &ops);
     }
 
     #[test]
-    fn scripts_of_polls_and_drops_bounded_3(
-        senders in 1..=3_usize,
-        receivers in 1..=3_usize,
-        ops in prop::collection::vec(op(), 1..80),
-    ) {
+    fn scripts_of_polls_and_drops_bounded_3((senders, receivers, ops) in script()) {
         run_script(Flavour::Bounded(3), senders, receivers, &ops);
     }
 
     #[test]
-    fn scripts_of_polls_and_drops_unbounded(
-        senders in 1..=3_usize,
-        receivers in 1..=3_usize,
-        ops in prop::collection::vec(op(), 1..80),
-    ) {
+    fn scripts_of_polls_and_drops_unbounded((senders, receivers, ops) in script()) {
         run_script(Flavour::Unbounded, senders, receivers, &ops);
     }
 }

@@ -206,6 +206,19 @@ fn a_waiting_select_wakes_for_a_later_send_or_room() {
     }
 }
 
+/// A select over the receivers still `open`, answering which one and what
+/// it got.
+fn select_open<'a>(
+    receivers: &'a [Receiver<usize>],
+    open: &[bool],
+) -> Select<'a, (usize, Result<usize, RecvError>)> {
+    let mut select = Select::new();
+    for (which, rx) in receivers.iter().enumerate().filter(|&(w, _)| open[w]) {
+        select.recv(rx, move |m| (which, m));
+    }
+    select
+}
+
 #[test]
 fn selects_receive_every_message_exactly_once() {
     const CHANNELS: usize = 3;
@@ -235,11 +248,7 @@ fn selects_receive_every_message_exactly_once() {
                 // A disconnected channel stays ready: leave it out of the
                 // next select, or the select would pick it for ever.
                 while open.iter().any(|&o| o) {
-                    let mut select = Select::new();
-                    for (which, rx) in receivers.iter().enumerate().filter(|&(w, _)| open[w]) {
-                        select.recv(rx, move |m| (which, m));
-                    }
-                    match select.wait() {
+                    match select_open(&receivers, &open).wait() {
                         (_, Ok(m)) => got.push(m),
                         (which, Err(RecvError)) => open[which] = false,
                     }
@@ -262,11 +271,7 @@ fn selects_receive_every_message_exactly_once() {
                     let mut got = Vec::new();
                     let mut open = [true; CHANNELS];
                     while open.iter().any(|&o| o) {
-                        let mut select = Select::new();
-                        for (which, rx) in receivers.iter().enumerate().filter(|&(w, _)| open[w]) {
-                            select.recv(rx, move |m| (which, m));
-                        }
-                        match select.wait_async().await {
+                        match select_open(&receivers, &open).wait_async().await {
                             (_, Ok(m)) => got.push(m),
                             (which, Err(RecvError)) => open[which] = false,
                         }

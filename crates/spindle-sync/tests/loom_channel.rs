@@ -78,6 +78,22 @@ fn model_three_threads(f: impl Fn() + Sync + Send + 'static) {
     builder.check(f);
 }
 
+/// A two-thread model of `check` on a fresh channel from `make`.
+fn model_on(make: fn() -> (Sender<u32>, Receiver<u32>), check: fn(Sender<u32>, Receiver<u32>)) {
+    loom::model(move || {
+        let (tx, rx) = make();
+        check(tx, rx);
+    });
+}
+
+fn bounded_1() -> (Sender<u32>, Receiver<u32>) {
+    channel::bounded(1)
+}
+
+fn rendezvous() -> (Sender<u32>, Receiver<u32>) {
+    channel::rendezvous()
+}
+
 /// Both futures to completion on one thread. Polls only the unfinished
 /// ones, both on every wake; a spurious poll of a waiting channel future
 /// only refreshes its waker, so this hides no lost wake.
@@ -126,19 +142,13 @@ fn in_order(tx: Sender<u32>, rx: Receiver<u32>, messages: u32) {
 /// (a) bounded(1), three messages, both sides waiting in turn.
 #[test]
 fn bounded_1_delivers_every_message_in_order() {
-    loom::model(|| {
-        let (tx, rx) = channel::bounded(1);
-        in_order(tx, rx, 3);
-    });
+    model_on(bounded_1, |tx, rx| in_order(tx, rx, 3));
 }
 
 /// (b) rendezvous, two messages: each send completes by a hand-off.
 #[test]
 fn rendezvous_delivers_every_message_in_order() {
-    loom::model(|| {
-        let (tx, rx) = channel::rendezvous();
-        in_order(tx, rx, 2);
-    });
+    model_on(rendezvous, |tx, rx| in_order(tx, rx, 2));
 }
 
 /// (c) A waiting receive is dropped while a sender hands it a message:
@@ -174,18 +184,12 @@ fn dropped_receive_races_hand_off(tx: Sender<u32>, rx: Receiver<u32>) {
 
 #[test]
 fn a_dropped_receive_racing_a_hand_off_loses_nothing_bounded_1() {
-    loom::model(|| {
-        let (tx, rx) = channel::bounded(1);
-        dropped_receive_races_hand_off(tx, rx);
-    });
+    model_on(bounded_1, dropped_receive_races_hand_off);
 }
 
 #[test]
 fn a_dropped_receive_racing_a_hand_off_loses_nothing_rendezvous() {
-    loom::model(|| {
-        let (tx, rx) = channel::rendezvous();
-        dropped_receive_races_hand_off(tx, rx);
-    });
+    model_on(rendezvous, dropped_receive_races_hand_off);
 }
 
 /// (c') The same with a second receiver waiting: the message is handed on
@@ -241,18 +245,21 @@ fn sender_leaves(tx: Sender<u32>, rx: Receiver<u32>) {
 
 #[test]
 fn the_last_sender_leaving_releases_a_waiting_receiver_bounded_1() {
-    loom::model(|| {
-        let (tx, rx) = channel::bounded(1);
-        sender_leaves(tx, rx);
-    });
+    model_on(bounded_1, sender_leaves);
 }
 
 #[test]
 fn the_last_sender_leaving_releases_a_waiting_receiver_rendezvous() {
-    loom::model(|| {
-        let (tx, rx) = channel::rendezvous();
-        sender_leaves(tx, rx);
-    });
+    model_on(rendezvous, sender_leaves);
+}
+
+/// Receives three messages: 0 (buffered) first, then 1 and 2 in either
+/// order.
+fn receive_0_then_1_and_2(rx: &Receiver<u32>) {
+    let mut got: Vec<u32> = (0..3).map(|_| block_on(rx.recv_async()).unwrap()).collect();
+    assert_eq!(got[0], 0);
+    got.sort_unstable();
+    assert_eq!(got, [0, 1, 2]);
 }
 
 /// (e) Two senders blocked on a full bounded(1), one receiver draining:
@@ -270,10 +277,7 @@ fn two_blocked_senders_and_a_draining_receiver_lose_no_wake() {
             })
             .collect();
         drop(tx);
-        let mut got: Vec<u32> = (0..3).map(|_| block_on(rx.recv_async()).unwrap()).collect();
-        assert_eq!(got[0], 0);
-        got.sort_unstable();
-        assert_eq!(got, [0, 1, 2]);
+        receive_0_then_1_and_2(&rx);
         for sender in senders {
             sender.join().unwrap();
         }
@@ -293,10 +297,7 @@ fn two_blocked_send_futures_and_a_draining_receiver_lose_no_wake() {
             a.unwrap();
             b.unwrap();
         });
-        let mut got: Vec<u32> = (0..3).map(|_| block_on(rx.recv_async()).unwrap()).collect();
-        assert_eq!(got[0], 0);
-        got.sort_unstable();
-        assert_eq!(got, [0, 1, 2]);
+        receive_0_then_1_and_2(&rx);
         sender.join().unwrap();
         assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
     });

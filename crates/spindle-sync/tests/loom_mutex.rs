@@ -83,6 +83,25 @@ fn spawn_locker(shared: &Arc<Shared>, rounds: usize) -> thread::JoinHandle<()> {
     })
 }
 
+/// A thread that polls a lock future once and drops it: returns the
+/// sections it ran (1 if the first poll locked, else 0).
+fn spawn_quitter(shared: &Arc<Shared>) -> thread::JoinHandle<u32> {
+    let shared = Arc::clone(shared);
+    thread::spawn(move || {
+        let mut lock = pin!(shared.mutex.lock_async());
+        let mut cx = Context::from_waker(Waker::noop());
+        if let std::task::Poll::Ready(guard) = lock.as_mut().poll(&mut cx) {
+            shared.bump(&guard);
+            return 1;
+        }
+        // Queued: let the unlock reach us before we give up (loom
+        // explores no alternative to a yield, but DPOR reorders the
+        // racing accesses around it).
+        thread::yield_now();
+        0 // dropped while queued (and maybe woken, or handed the lock)
+    })
+}
+
 #[test]
 fn two_lockers_exclude_each_other() {
     model2(|| {
@@ -148,22 +167,7 @@ fn a_dropped_lock_future_passes_on_its_wake() {
     model3(|| {
         let shared = Shared::new();
         let held = shared.mutex.lock();
-        let quitter = {
-            let shared = Arc::clone(&shared);
-            thread::spawn(move || {
-                let mut lock = pin!(shared.mutex.lock_async());
-                let mut cx = Context::from_waker(Waker::noop());
-                if let std::task::Poll::Ready(guard) = lock.as_mut().poll(&mut cx) {
-                    shared.bump(&guard);
-                    return 1;
-                }
-                // Queued: let the unlock reach us before we give up (loom
-                // explores no alternative to a yield, but DPOR reorders the
-                // racing accesses around it).
-                thread::yield_now();
-                0 // dropped while queued (and maybe woken, or handed the lock)
-            })
-        };
+        let quitter = spawn_quitter(&shared);
         let other = spawn_locker(&shared, 1);
         drop(held);
         let quitter_got = quitter.join().unwrap();
@@ -179,22 +183,7 @@ fn a_dropped_lock_future_that_was_handed_the_lock_unlocks() {
     model2(|| {
         let shared = Shared::new();
         let held = shared.mutex.lock();
-        let quitter = {
-            let shared = Arc::clone(&shared);
-            thread::spawn(move || {
-                let mut lock = pin!(shared.mutex.lock_async());
-                let mut cx = Context::from_waker(Waker::noop());
-                if let std::task::Poll::Ready(guard) = lock.as_mut().poll(&mut cx) {
-                    shared.bump(&guard);
-                    return 1;
-                }
-                // Queued: let the unlock reach us before we give up (loom
-                // explores no alternative to a yield, but DPOR reorders the
-                // racing accesses around it).
-                thread::yield_now();
-                0
-            })
-        };
+        let quitter = spawn_quitter(&shared);
         shared.bump(&held);
         MutexGuard::unlock_fair(held);
         let guard = shared.mutex.lock();

@@ -5,32 +5,14 @@
 
 mod common;
 
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::Poll;
 use std::time::Duration;
 
-use common::{BLOCKING, World, run_async, run_blocking, scaled};
+use common::{BLOCKING, World, noop_waker, on_wake, poll, run_async, run_blocking, scaled};
 use spindle_sync::{Barrier, BarrierTimeoutError, BarrierWaitFuture, BarrierWaitResult};
-
-/// A waker that runs a closure.
-struct OnWake(Box<dyn Fn() + Send + Sync>);
-
-impl Wake for OnWake {
-    fn wake(self: Arc<Self>) {
-        (self.0)();
-    }
-}
-
-fn noop_waker() -> Waker {
-    Waker::from(Arc::new(OnWake(Box::new(|| {}))))
-}
-
-fn poll<F: Future>(future: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
-    future.poll(&mut Context::from_waker(waker))
-}
 
 /// Arrives as the last party (polled by hand, so a miscount fails rather
 /// than hangs).
@@ -183,12 +165,12 @@ fn party_dropped_between_release_rounds_does_not_un_arrive_from_the_next_generat
     let waits: &'static Waits = Box::leak(Box::new(Mutex::new(Vec::new())));
     let fast: &'static Waits = Box::leak(Box::new(Mutex::new(Vec::new())));
     let plain = noop_waker();
-    let meddler = Waker::from(Arc::new(OnWake(Box::new(move || {
+    let meddler = on_wake(move || {
         drop(waits.lock().unwrap()[N - 2].take());
         let mut wait = Box::pin(barrier.wait_async());
         assert!(poll(wait.as_mut(), &noop_waker()).is_pending());
         fast.lock().unwrap().push(Some(wait));
-    }))));
+    });
     for i in 0..N - 1 {
         let mut wait = Box::pin(barrier.wait_async());
         let waker = if i == 0 { &meddler } else { &plain };

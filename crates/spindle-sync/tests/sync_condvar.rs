@@ -5,39 +5,13 @@
 mod common;
 
 use std::collections::VecDeque;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::Poll;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{BLOCKING, run_async, run_blocking, scaled};
+use common::{BLOCKING, Manual, run_async, run_blocking, scaled};
 use spindle_sync::{Condvar, CondvarWaitFuture, Mutex};
-
-/// A waker that counts its wakes.
-#[derive(Default)]
-struct Counter(AtomicUsize);
-
-impl Wake for Counter {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counting_waker() -> (Arc<Counter>, Waker) {
-    let counter = Arc::new(Counter::default());
-    (Arc::clone(&counter), Waker::from(counter))
-}
-
-fn wakes(counter: &Counter) -> usize {
-    counter.0.load(Ordering::SeqCst)
-}
-
-fn poll_once<F: Future>(future: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
-    future.poll(&mut Context::from_waker(waker))
-}
 
 /// A bounded queue: the classic two-condvar monitor.
 struct Queue {
@@ -213,23 +187,30 @@ fn notify_all_wakes_every_waiter_in_every_world() {
     opener.join().unwrap();
 }
 
+/// Two hand-polled waits on `condvar`, first then second, both waiting.
+fn two_waiters<'a>(
+    mutex: &'a Mutex<()>,
+    condvar: &'a Condvar,
+) -> [Manual<CondvarWaitFuture<'a, ()>>; 2] {
+    let mut first = Manual::new(condvar.wait_async(mutex.lock()));
+    assert!(first.poll().is_pending());
+    assert!(!mutex.is_locked(), "waiting must unlock the mutex");
+    let mut second = Manual::new(condvar.wait_async(mutex.lock()));
+    assert!(second.poll().is_pending());
+    [first, second]
+}
+
 #[test]
 fn a_notification_to_a_dropped_waiter_is_passed_on() {
     let mutex = Mutex::new(());
     let condvar = Condvar::new();
-    let (first_woken, first_waker) = counting_waker();
-    let (second_woken, second_waker) = counting_waker();
-    let mut first = Box::pin(condvar.wait_async(mutex.lock()));
-    assert!(poll_once(first.as_mut(), &first_waker).is_pending());
-    assert!(!mutex.is_locked(), "waiting must unlock the mutex");
-    let mut second = Box::pin(condvar.wait_async(mutex.lock()));
-    assert!(poll_once(second.as_mut(), &second_waker).is_pending());
+    let [first, mut second] = two_waiters(&mutex, &condvar);
 
     condvar.notify_one();
-    assert_eq!((wakes(&first_woken), wakes(&second_woken)), (1, 0));
+    assert_eq!((first.wakes(), second.wakes()), (1, 0));
     drop(first); // notified, never re-locked
-    assert_eq!(wakes(&second_woken), 1, "the notification was lost");
-    let Poll::Ready(guard) = poll_once(second.as_mut(), &second_waker) else {
+    assert_eq!(second.wakes(), 1, "the notification was lost");
+    let Poll::Ready(guard) = second.poll() else {
         panic!("notified, with the mutex free, but not done");
     };
     drop(guard);
@@ -240,25 +221,17 @@ fn a_notification_to_a_dropped_waiter_is_passed_on() {
 fn a_notification_to_a_waiter_dropped_while_relocking_is_passed_on() {
     let mutex = Mutex::new(());
     let condvar = Condvar::new();
-    let (_, first_waker) = counting_waker();
-    let (second_woken, second_waker) = counting_waker();
-    let mut first = Box::pin(condvar.wait_async(mutex.lock()));
-    assert!(poll_once(first.as_mut(), &first_waker).is_pending());
-    let mut second = Box::pin(condvar.wait_async(mutex.lock()));
-    assert!(poll_once(second.as_mut(), &second_waker).is_pending());
+    let [mut first, mut second] = two_waiters(&mutex, &condvar);
 
     let held = mutex.lock();
     condvar.notify_one();
     // Notified; now queued on the mutex, which we hold.
-    assert!(poll_once(first.as_mut(), &first_waker).is_pending());
+    assert!(first.poll().is_pending());
     drop(first);
-    assert_eq!(wakes(&second_woken), 1, "the notification was lost");
-    assert!(
-        poll_once(second.as_mut(), &second_waker).is_pending(),
-        "we hold the mutex"
-    );
+    assert_eq!(second.wakes(), 1, "the notification was lost");
+    assert!(second.poll().is_pending(), "we hold the mutex");
     drop(held);
-    assert!(poll_once(second.as_mut(), &second_waker).is_ready());
+    assert!(second.poll().is_ready());
 }
 
 #[test]

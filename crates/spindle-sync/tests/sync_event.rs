@@ -4,56 +4,16 @@
 
 mod common;
 
-use std::cell::Cell;
-use std::future::Future;
 use std::pin::{Pin, pin};
-use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use common::{BLOCKING, World, run_async, run_blocking, scaled};
-use spindle_core::fault::{self, Injector, Site};
+use common::{
+    BLOCKING, World, counting_waker, install_faults, on_wake, poll, run_async, run_blocking, scaled,
+};
+use spindle_core::fault::{self};
 use spindle_sync::{Event, EventWaitFuture};
-
-/// Fails every other fault point of the thread it is installed on.
-struct EveryOther(Cell<bool>);
-
-impl Injector for EveryOther {
-    fn inject(&self, _site: Site) -> bool {
-        self.0.set(!self.0.get());
-        self.0.get()
-    }
-}
-
-fn install_faults(faults: bool) {
-    if faults {
-        fault::set_injector(Some(Rc::new(EveryOther(Cell::new(false)))));
-    }
-}
-
-/// A waker that runs a closure (counting wakes, or acting mid-`set`).
-struct OnWake(Box<dyn Fn() + Send + Sync>);
-
-impl Wake for OnWake {
-    fn wake(self: Arc<Self>) {
-        (self.0)();
-    }
-}
-
-fn counting_waker() -> (Waker, Arc<AtomicUsize>) {
-    let count = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&count);
-    let waker = Waker::from(Arc::new(OnWake(Box::new(move || {
-        counter.fetch_add(1, Ordering::SeqCst);
-    }))));
-    (waker, count)
-}
-
-fn poll<F: Future>(future: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
-    future.poll(&mut Context::from_waker(waker))
-}
 
 /// Party 0 sets (after writing a value); the others wait, must see the
 /// value, and a wait after the set returns at once.
@@ -123,7 +83,7 @@ fn set_wakes_every_waiter_and_later_waits_return_at_once_async() {
 #[test]
 fn set_wakes_every_registered_waiter_over_several_rounds() {
     let event = Event::new();
-    let (waker, wakes) = counting_waker();
+    let (wakes, waker) = counting_waker();
     // More than one wake batch (32).
     let mut waits: Vec<_> = (0..70).map(|_| Box::pin(event.wait_async())).collect();
     for wait in &mut waits {
@@ -131,7 +91,7 @@ fn set_wakes_every_registered_waiter_over_several_rounds() {
     }
     assert!(!event.try_wait());
     event.set();
-    assert_eq!(wakes.load(Ordering::SeqCst), 70);
+    assert_eq!(wakes.wakes(), 70);
     for wait in &mut waits {
         assert!(poll(wait.as_mut(), &waker).is_ready());
     }
@@ -142,13 +102,13 @@ fn set_wakes_every_registered_waiter_over_several_rounds() {
 #[test]
 fn woken_wait_completes_even_if_reset_follows() {
     let event = Event::new();
-    let (waker, wakes) = counting_waker();
+    let (wakes, waker) = counting_waker();
     let mut early = pin!(event.wait_async());
     assert!(poll(early.as_mut(), &waker).is_pending());
     event.set();
     event.reset();
     assert!(!event.is_set());
-    assert_eq!(wakes.load(Ordering::SeqCst), 1);
+    assert_eq!(wakes.wakes(), 1);
     assert!(poll(early.as_mut(), &waker).is_ready());
     let mut late = pin!(event.wait_async());
     assert!(poll(late.as_mut(), &waker).is_pending());
@@ -163,14 +123,14 @@ fn waiter_registered_after_reset_is_not_woken_by_the_earlier_set() {
     let event: &'static Event = Box::leak(Box::new(Event::new()));
     type Slot = std::sync::Mutex<Option<Pin<Box<EventWaitFuture<'static>>>>>;
     let newcomer: &'static Slot = Box::leak(Box::new(std::sync::Mutex::new(None)));
-    let (plain, _) = counting_waker();
-    let (newcomer_waker, newcomer_wakes) = counting_waker();
-    let meddler = Waker::from(Arc::new(OnWake(Box::new(move || {
+    let (_, plain) = counting_waker();
+    let (newcomer_wakes, newcomer_waker) = counting_waker();
+    let meddler = on_wake(move || {
         event.reset();
         let mut wait = Box::pin(event.wait_async());
         assert!(poll(wait.as_mut(), &newcomer_waker).is_pending());
         *newcomer.lock().unwrap() = Some(wait);
-    }))));
+    });
     // The first waiter's wake (round one) meddles; 40 more fill round two.
     let mut first = Box::pin(event.wait_async());
     assert!(poll(first.as_mut(), &meddler).is_pending());
@@ -189,7 +149,7 @@ fn waiter_registered_after_reset_is_not_woken_by_the_earlier_set() {
     }
     let mut slot = newcomer.lock().unwrap();
     let wait = slot.as_mut().expect("the meddler ran");
-    assert_eq!(newcomer_wakes.load(Ordering::SeqCst), 0);
+    assert_eq!(newcomer_wakes.wakes(), 0);
     assert!(poll(wait.as_mut(), &plain).is_pending());
     event.set();
     assert!(poll(wait.as_mut(), &plain).is_ready());
@@ -198,14 +158,14 @@ fn waiter_registered_after_reset_is_not_woken_by_the_earlier_set() {
 #[test]
 fn dropped_wait_leaves_the_others_waiting() {
     let event = Event::new();
-    let (waker, wakes) = counting_waker();
+    let (wakes, waker) = counting_waker();
     let mut kept = Box::pin(event.wait_async());
     let mut dropped = Box::pin(event.wait_async());
     assert!(poll(kept.as_mut(), &waker).is_pending());
     assert!(poll(dropped.as_mut(), &waker).is_pending());
     drop(dropped);
     event.set();
-    assert_eq!(wakes.load(Ordering::SeqCst), 1);
+    assert_eq!(wakes.wakes(), 1);
     assert!(poll(kept.as_mut(), &waker).is_ready());
 }
 

@@ -4,40 +4,18 @@
 
 mod common;
 
-use std::future::Future;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::Poll;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{BLOCKING, World, bounded, run_async, run_blocking, scaled};
+use common::{
+    BLOCKING, Manual, World, bounded, counting_waker, poll, run_async, run_blocking, scaled,
+};
 use proptest::prelude::*;
 use spindle_sync::{LockFuture, Mutex, MutexGuard};
-
-/// A waker that counts its wakes.
-#[derive(Default)]
-struct Counter(AtomicUsize);
-
-impl Wake for Counter {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counting_waker() -> (Arc<Counter>, Waker) {
-    let counter = Arc::new(Counter::default());
-    (Arc::clone(&counter), Waker::from(counter))
-}
-
-fn wakes(counter: &Counter) -> usize {
-    counter.0.load(Ordering::SeqCst)
-}
-
-fn poll_once<F: Future>(future: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
-    future.poll(&mut Context::from_waker(waker))
-}
 
 /// The critical section of the exclusion tests: a non-atomic
 /// read-modify-write, plus a flag that catches two parties inside at once.
@@ -133,7 +111,8 @@ fn lock_timeout_expires_while_held_and_succeeds_once_released() {
 }
 
 /// The starvation test: a hog that locks and unlocks in a tight loop,
-/// holding the lock for [`HOLD`] each time, for [`WINDOW`]; and a waiter
+/// holding the lock for [`HOLD`] each time, until the waiter got it
+/// [`ENOUGH`] times or [`WINDOW`] passed; and a waiter
 /// that works [`AWAY`] outside the lock, then locks it, until the hog is
 /// done. The hog's gap between unlock and relock is a few instructions, so
 /// without the hand-off rule a woken waiter (or one spinning on arrival)
@@ -141,9 +120,15 @@ fn lock_timeout_expires_while_held_and_succeeds_once_released() {
 struct Starve {
     mutex: Mutex<()>,
     hog_done: AtomicBool,
+    /// How often the waiter got the lock while the hog ran.
+    acquired: AtomicUsize,
 }
 
-const WINDOW: Duration = Duration::from_millis(300);
+/// The hog stops once the waiter got the lock [`ENOUGH`] times, or after
+/// this long (a starved waiter never gets there; a loaded machine only
+/// slows a healthy one down).
+const WINDOW: Duration = Duration::from_secs(3);
+const ENOUGH: usize = 5;
 const HOLD: Duration = Duration::from_micros(20);
 const AWAY: Duration = Duration::from_micros(50);
 
@@ -172,11 +157,11 @@ async fn yield_now() {
 fn assert_not_starved(world: World, waits: &[Duration]) {
     let longest = waits.iter().max().copied().unwrap_or_default();
     eprintln!(
-        "{world:?}: the waiter got the lock {} times in {WINDOW:?}, longest wait {longest:?}",
+        "{world:?}: the waiter got the lock {} times (the hog stops at {ENOUGH}), longest wait {longest:?}",
         waits.len()
     );
     assert!(
-        waits.len() >= 5,
+        waits.len() >= ENOUGH,
         "{world:?}: starved: {} acquisitions in {WINDOW:?}, longest wait {longest:?}",
         waits.len()
     );
@@ -188,6 +173,7 @@ fn a_waiter_is_not_starved_by_a_hog_that_relocks_at_once() {
         let starve = Arc::new(Starve {
             mutex: Mutex::new(()),
             hog_done: AtomicBool::new(false),
+            acquired: AtomicUsize::new(0),
         });
         let mut waits = run_blocking(world, 2, move |party| {
             let mut waits = Vec::new();
@@ -196,7 +182,8 @@ fn a_waiter_is_not_starved_by_a_hog_that_relocks_at_once() {
                 loop {
                     let guard = starve.mutex.lock();
                     busy(HOLD);
-                    let over = start.elapsed() >= WINDOW;
+                    let over = start.elapsed() >= WINDOW
+                        || starve.acquired.load(Ordering::SeqCst) >= ENOUGH;
                     drop(guard);
                     if over {
                         break;
@@ -212,6 +199,7 @@ fn a_waiter_is_not_starved_by_a_hog_that_relocks_at_once() {
                         break;
                     }
                     waits.push(start.elapsed());
+                    starve.acquired.fetch_add(1, Ordering::SeqCst);
                 }
             }
             waits
@@ -226,6 +214,7 @@ fn a_waiter_is_not_starved_by_a_hog_that_relocks_at_once() {
     let starve = Arc::new(Starve {
         mutex: Mutex::new(()),
         hog_done: AtomicBool::new(false),
+        acquired: AtomicUsize::new(0),
     });
     let mut waits = run_async(2, move |party| {
         let starve = Arc::clone(&starve);
@@ -237,7 +226,8 @@ fn a_waiter_is_not_starved_by_a_hog_that_relocks_at_once() {
                     let guard = starve.mutex.lock_async().await;
                     busy(HOLD);
                     yield_now().await;
-                    let over = start.elapsed() >= WINDOW;
+                    let over = start.elapsed() >= WINDOW
+                        || starve.acquired.load(Ordering::SeqCst) >= ENOUGH;
                     drop(guard);
                     if over {
                         break;
@@ -254,6 +244,7 @@ fn a_waiter_is_not_starved_by_a_hog_that_relocks_at_once() {
                         break;
                     }
                     waits.push(start.elapsed());
+                    starve.acquired.fetch_add(1, Ordering::SeqCst);
                 }
             }
             waits
@@ -271,7 +262,7 @@ fn a_woken_waiter_that_keeps_losing_is_handed_the_lock() {
     let (woken, waker) = counting_waker();
     let mut barger = mutex.lock();
     let mut waiter = pin!(mutex.lock_async());
-    assert!(poll_once(waiter.as_mut(), &waker).is_pending());
+    assert!(poll(waiter.as_mut(), &waker).is_pending());
     let start = Instant::now();
     let mut rounds = 0;
     let mut guard = loop {
@@ -282,19 +273,19 @@ fn a_woken_waiter_that_keeps_losing_is_handed_the_lock() {
         rounds += 1;
         drop(barger); // wakes the waiter...
         assert_eq!(
-            wakes(&woken),
+            woken.wakes(),
             rounds,
             "an unlock with a waiter must wake it"
         );
         match mutex.try_lock() {
             // ...but the barger is first, unless the waiter starved.
             Some(again) => barger = again,
-            None => match poll_once(waiter.as_mut(), &waker) {
+            None => match poll(waiter.as_mut(), &waker) {
                 Poll::Ready(guard) => break guard,
                 Poll::Pending => panic!("the lock was handed over, but not to the waiter"),
             },
         }
-        assert!(poll_once(waiter.as_mut(), &waker).is_pending());
+        assert!(poll(waiter.as_mut(), &waker).is_pending());
     };
     let starved_for = start.elapsed();
     assert!(
@@ -312,13 +303,13 @@ fn unlock_fair_hands_the_lock_to_the_first_waiter() {
     let held = mutex.lock();
     let (woken, waker) = counting_waker();
     let mut waiter = pin!(mutex.lock_async());
-    assert!(poll_once(waiter.as_mut(), &waker).is_pending());
+    assert!(poll(waiter.as_mut(), &waker).is_pending());
     MutexGuard::unlock_fair(held);
-    assert_eq!(wakes(&woken), 1);
+    assert_eq!(woken.wakes(), 1);
     // Handed over: still locked, and nobody can barge in.
     assert!(mutex.is_locked());
     assert!(mutex.try_lock().is_none());
-    let Poll::Ready(mut guard) = poll_once(waiter.as_mut(), &waker) else {
+    let Poll::Ready(mut guard) = poll(waiter.as_mut(), &waker) else {
         panic!("the waiter was handed the lock but did not get it");
     };
     *guard += 1;
@@ -327,21 +318,28 @@ fn unlock_fair_hands_the_lock_to_the_first_waiter() {
     assert_eq!(*mutex.lock(), 1);
 }
 
+/// Locks `mutex` by hand twice behind a held lock: B, then C, both queued.
+fn queue_b_and_c(mutex: &Mutex<i32>) -> [Manual<LockFuture<'_, i32>>; 2] {
+    let queued = [
+        Manual::new(mutex.lock_async()),
+        Manual::new(mutex.lock_async()),
+    ];
+    queued.map(|mut waiter| {
+        assert!(waiter.poll().is_pending());
+        waiter
+    })
+}
+
 #[test]
 fn a_dropped_woken_waiter_passes_the_wake_on() {
     let mutex = Mutex::new(0);
     let a = mutex.lock();
-    let (b_woken, b_waker) = counting_waker();
-    let (c_woken, c_waker) = counting_waker();
-    let mut b = Box::pin(mutex.lock_async());
-    let mut c = Box::pin(mutex.lock_async());
-    assert!(poll_once(b.as_mut(), &b_waker).is_pending());
-    assert!(poll_once(c.as_mut(), &c_waker).is_pending());
+    let [b, mut c] = queue_b_and_c(&mutex);
     drop(a);
-    assert_eq!((wakes(&b_woken), wakes(&c_woken)), (1, 0), "B is first");
+    assert_eq!((b.wakes(), c.wakes()), (1, 0), "B is first");
     drop(b); // woken, never polled again
-    assert_eq!(wakes(&c_woken), 1, "B's wake was not passed on to C");
-    let Poll::Ready(mut guard) = poll_once(c.as_mut(), &c_waker) else {
+    assert_eq!(c.wakes(), 1, "B's wake was not passed on to C");
+    let Poll::Ready(mut guard) = c.poll() else {
         panic!("C was woken but cannot lock a free mutex");
     };
     *guard += 1;
@@ -353,17 +351,12 @@ fn a_dropped_woken_waiter_passes_the_wake_on() {
 fn a_dropped_waiter_that_was_handed_the_lock_passes_it_on() {
     let mutex = Mutex::new(0);
     let a = mutex.lock();
-    let (_, b_waker) = counting_waker();
-    let (c_woken, c_waker) = counting_waker();
-    let mut b = Box::pin(mutex.lock_async());
-    let mut c = Box::pin(mutex.lock_async());
-    assert!(poll_once(b.as_mut(), &b_waker).is_pending());
-    assert!(poll_once(c.as_mut(), &c_waker).is_pending());
+    let [b, mut c] = queue_b_and_c(&mutex);
     MutexGuard::unlock_fair(a); // B owns the lock now
     assert!(mutex.is_locked());
     drop(b);
-    assert_eq!(wakes(&c_woken), 1, "B's lock was not passed on to C");
-    assert!(poll_once(c.as_mut(), &c_waker).is_ready());
+    assert_eq!(c.wakes(), 1, "B's lock was not passed on to C");
+    assert!(c.poll().is_ready());
     drop(c);
     assert!(!mutex.is_locked());
     assert!(mutex.try_lock().is_some());
@@ -376,19 +369,19 @@ fn a_dropped_queued_waiter_leaves_the_others_in_order() {
     let wakers: Vec<_> = (0..3).map(|_| counting_waker()).collect();
     let mut futures: Vec<_> = (0..3).map(|_| Box::pin(mutex.lock_async())).collect();
     for (future, (_, waker)) in futures.iter_mut().zip(&wakers) {
-        assert!(poll_once(future.as_mut(), waker).is_pending());
+        assert!(poll(future.as_mut(), waker).is_pending());
     }
     let last = futures.pop().unwrap();
     let first = futures.remove(0);
     drop(first); // queued, not woken: just leaves
     drop(a);
-    let woken: Vec<_> = wakers.iter().map(|(counter, _)| wakes(counter)).collect();
+    let woken: Vec<_> = wakers.iter().map(|(counter, _)| counter.wakes()).collect();
     assert_eq!(woken, [0, 1, 0], "the middle waiter is now first");
-    let Poll::Ready(guard) = poll_once(futures[0].as_mut(), &wakers[1].1) else {
+    let Poll::Ready(guard) = poll(futures[0].as_mut(), &wakers[1].1) else {
         panic!("woken on a free lock, but could not take it");
     };
     drop(guard);
-    assert_eq!(wakes(&wakers[2].0), 1);
+    assert_eq!(wakers[2].0.wakes(), 1);
     drop(last); // woken, dropped: passes on to nobody
     assert!(!mutex.is_locked());
     assert!(mutex.try_lock().is_some());
@@ -405,7 +398,7 @@ fn run_plan(mutex: &Mutex<u64>, plan: &Plan) -> u64 {
         let mut future: Pin<Box<LockFuture<'_, u64>>> = Box::pin(mutex.lock_async());
         let mut guard = None;
         for _ in 0..polls {
-            if let Poll::Ready(got) = poll_once(future.as_mut(), &waker) {
+            if let Poll::Ready(got) = poll(future.as_mut(), &waker) {
                 guard = Some(got);
                 break;
             }

@@ -5,41 +5,38 @@
 
 mod common;
 
-use std::cell::Cell;
-use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Poll, Waker};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{BLOCKING, World, run_async, run_blocking, scaled};
-use spindle_core::fault::{self, Injector, Site};
+use common::{BLOCKING, World, install_faults, on_wake, poll, run_async, run_blocking, scaled};
+use spindle_core::fault::{self};
 use spindle_sync::{
     AcquireError, AcquireFuture, AcquireTimeoutError, AddPermitsError, Semaphore, SemaphorePermit,
     TryAcquireError,
 };
 
-/// A waker that runs a closure.
-struct OnWake(Box<dyn Fn() + Send + Sync>);
-
-impl Wake for OnWake {
-    fn wake(self: Arc<Self>) {
-        (self.0)();
-    }
-}
-
 /// A waker that appends `label` to `log`.
 fn logging_waker(log: &Arc<Mutex<Vec<char>>>, label: char) -> Waker {
     let log = Arc::clone(log);
-    Waker::from(Arc::new(OnWake(Box::new(move || {
-        log.lock().unwrap().push(label);
-    }))))
+    on_wake(move || log.lock().unwrap().push(label))
 }
 
-fn poll<F: Future>(future: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
-    future.poll(&mut Context::from_waker(waker))
+/// Acquires of `n` permits polled by hand, in order, each with a waker
+/// that logs its label; every one must wait.
+fn waiting_acquires<'a, const N: usize>(
+    semaphore: &'a Semaphore,
+    log: &Arc<Mutex<Vec<char>>>,
+    waits: [(char, usize); N],
+) -> [(Waker, Pin<Box<AcquireFuture<'a>>>); N] {
+    waits.map(|(label, n)| {
+        let waker = logging_waker(log, label);
+        let mut wait = Box::pin(semaphore.acquire_async(n));
+        assert!(poll(wait.as_mut(), &waker).is_pending(), "{label}");
+        (waker, wait)
+    })
 }
 
 /// The permits a finished acquire got.
@@ -71,18 +68,6 @@ fn next(state: &mut u64) -> u64 {
 const K: usize = 3;
 const PARTIES: usize = 6;
 
-/// Holders of 1 or 2 permits each; the permits held at once never exceed
-/// `K`.
-/// Fails every other fault point of the thread it is installed on.
-struct EveryOther(Cell<bool>);
-
-impl Injector for EveryOther {
-    fn inject(&self, _site: Site) -> bool {
-        self.0.set(!self.0.get());
-        self.0.get()
-    }
-}
-
 /// Takes `n` permits, trying the lock-free way first on odd rounds.
 fn take(semaphore: &Semaphore, n: usize, round: usize) -> SemaphorePermit<'_> {
     if round % 2 == 1 {
@@ -94,6 +79,8 @@ fn take(semaphore: &Semaphore, n: usize, round: usize) -> SemaphorePermit<'_> {
     semaphore.acquire(n).unwrap()
 }
 
+/// Holders of 1 or 2 permits each; the permits held at once never exceed
+/// `K`.
 fn check_never_more_than_k(world: World, faults: bool) {
     let rounds = scaled(300);
     let seed = seed();
@@ -120,9 +107,7 @@ fn check_never_more_than_k(world: World, faults: bool) {
         });
     } else {
         run_blocking(world, PARTIES, move |i| {
-            if faults {
-                fault::set_injector(Some(Rc::new(EveryOther(Cell::new(false)))));
-            }
+            install_faults(faults);
             let mut rng = seed.wrapping_add(i as u64) | 1;
             for round in 0..rounds {
                 let n = 1 + (next(&mut rng) % 2) as usize;
@@ -160,20 +145,7 @@ fn never_more_than_k_permits_held_async() {
 fn waiters_are_served_in_fifo_order_whatever_their_size() {
     let semaphore = Semaphore::new(0);
     let log = Arc::new(Mutex::new(Vec::new()));
-    let mut waits: Vec<(char, Waker, Pin<Box<AcquireFuture<'_>>>)> =
-        [('a', 3), ('b', 1), ('c', 2), ('d', 1)]
-            .into_iter()
-            .map(|(label, n)| {
-                (
-                    label,
-                    logging_waker(&log, label),
-                    Box::pin(semaphore.acquire_async(n)),
-                )
-            })
-            .collect();
-    for (_, waker, wait) in &mut waits {
-        assert!(poll(wait.as_mut(), waker).is_pending());
-    }
+    let mut waits = waiting_acquires(&semaphore, &log, [('a', 3), ('b', 1), ('c', 2), ('d', 1)]);
     let woken = || log.lock().unwrap().clone();
     // One permit: `a` needs three, and `b` must not overtake it.
     semaphore.add_permits(1).unwrap();
@@ -184,7 +156,7 @@ fn waiters_are_served_in_fifo_order_whatever_their_size() {
     );
     semaphore.add_permits(2).unwrap();
     assert_eq!(woken(), ['a']);
-    let (_, waker, wait) = &mut waits[0];
+    let (waker, wait) = &mut waits[0];
     let a = granted(poll(wait.as_mut(), waker));
     assert_eq!((a.permits(), semaphore.available_permits()), (3, 0));
     // Two permits: `b` takes one, `c` needs two and waits, so `d` does too.
@@ -198,7 +170,7 @@ fn waiters_are_served_in_fifo_order_whatever_their_size() {
     assert_eq!(semaphore.available_permits(), 2);
     let sizes: Vec<usize> = waits[1..]
         .iter_mut()
-        .map(|(_, waker, wait)| granted(poll(wait.as_mut(), waker)).permits())
+        .map(|(waker, wait)| granted(poll(wait.as_mut(), waker)).permits())
         .collect();
     assert_eq!(sizes, [1, 2, 1]);
     assert_eq!(semaphore.try_acquire(6).map(|p| p.permits()), Ok(6));
@@ -230,11 +202,8 @@ fn try_acquire_fails_while_anyone_waits() {
 fn dropping_a_waiting_head_serves_those_behind_it() {
     let semaphore = Semaphore::new(1);
     let log = Arc::new(Mutex::new(Vec::new()));
-    let (head_waker, tail_waker) = (logging_waker(&log, 'h'), logging_waker(&log, 't'));
-    let mut head = Box::pin(semaphore.acquire_async(3));
-    let mut tail = Box::pin(semaphore.acquire_async(1));
-    assert!(poll(head.as_mut(), &head_waker).is_pending());
-    assert!(poll(tail.as_mut(), &tail_waker).is_pending());
+    let [(_, head), (tail_waker, mut tail)] =
+        waiting_acquires(&semaphore, &log, [('h', 3), ('t', 1)]);
     drop(head);
     assert_eq!(*log.lock().unwrap(), ['t']);
     let permit = granted(poll(tail.as_mut(), &tail_waker));
@@ -245,11 +214,8 @@ fn dropping_a_waiting_head_serves_those_behind_it() {
 fn dropped_granted_acquire_gives_its_permits_back() {
     let semaphore = Semaphore::new(0);
     let log = Arc::new(Mutex::new(Vec::new()));
-    let (first_waker, second_waker) = (logging_waker(&log, '1'), logging_waker(&log, '2'));
-    let mut first = Box::pin(semaphore.acquire_async(2));
-    let mut second = Box::pin(semaphore.acquire_async(1));
-    assert!(poll(first.as_mut(), &first_waker).is_pending());
-    assert!(poll(second.as_mut(), &second_waker).is_pending());
+    let [(_, first), (second_waker, mut second)] =
+        waiting_acquires(&semaphore, &log, [('1', 2), ('2', 1)]);
     semaphore.add_permits(2).unwrap();
     assert_eq!(*log.lock().unwrap(), ['1'], "granted to the head only");
     assert_eq!(semaphore.available_permits(), 0);

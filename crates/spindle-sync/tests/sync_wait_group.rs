@@ -4,57 +4,17 @@
 
 mod common;
 
-use std::cell::Cell;
-use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::{Pin, pin};
-use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use common::{BLOCKING, World, run_async, run_blocking, scaled};
-use spindle_core::fault::{self, Injector, Site};
+use common::{
+    BLOCKING, World, counting_waker, install_faults, on_wake, poll, run_async, run_blocking, scaled,
+};
+use spindle_core::fault::{self};
 use spindle_sync::{WaitGroup, WaitGroupGuard, WaitGroupWaitFuture};
-
-/// Fails every other fault point of the thread it is installed on.
-struct EveryOther(Cell<bool>);
-
-impl Injector for EveryOther {
-    fn inject(&self, _site: Site) -> bool {
-        self.0.set(!self.0.get());
-        self.0.get()
-    }
-}
-
-fn install_faults(faults: bool) {
-    if faults {
-        fault::set_injector(Some(Rc::new(EveryOther(Cell::new(false)))));
-    }
-}
-
-/// A waker that runs a closure.
-struct OnWake(Box<dyn Fn() + Send + Sync>);
-
-impl Wake for OnWake {
-    fn wake(self: Arc<Self>) {
-        (self.0)();
-    }
-}
-
-fn counting_waker() -> (Waker, Arc<AtomicUsize>) {
-    let count = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&count);
-    let waker = Waker::from(Arc::new(OnWake(Box::new(move || {
-        counter.fetch_add(1, Ordering::SeqCst);
-    }))));
-    (waker, count)
-}
-
-fn poll<F: Future>(future: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
-    future.poll(&mut Context::from_waker(waker))
-}
 
 const WORKERS: usize = 6;
 const WAITERS: usize = 3;
@@ -145,17 +105,17 @@ fn guards_count_until_dropped_also_in_scoped_threads() {
 #[test]
 fn wait_blocks_until_the_last_done() {
     let group = WaitGroup::new();
-    let (waker, wakes) = counting_waker();
+    let (wakes, waker) = counting_waker();
     let mut empty = pin!(group.wait_async());
     assert!(poll(empty.as_mut(), &waker).is_ready(), "zero at the start");
     group.add(2);
     let mut wait = pin!(group.wait_async());
     assert!(poll(wait.as_mut(), &waker).is_pending());
     group.done();
-    assert_eq!(wakes.load(Ordering::SeqCst), 0);
+    assert_eq!(wakes.wakes(), 0);
     assert!(poll(wait.as_mut(), &waker).is_pending());
     group.done();
-    assert_eq!(wakes.load(Ordering::SeqCst), 1);
+    assert_eq!(wakes.wakes(), 1);
     assert!(poll(wait.as_mut(), &waker).is_ready());
 }
 
@@ -167,14 +127,14 @@ fn waiter_of_a_new_round_is_not_woken_by_the_previous_zero() {
     let group: &'static WaitGroup = Box::leak(Box::new(WaitGroup::new()));
     type Slot = std::sync::Mutex<Option<Pin<Box<WaitGroupWaitFuture<'static>>>>>;
     let newcomer: &'static Slot = Box::leak(Box::new(std::sync::Mutex::new(None)));
-    let (plain, _) = counting_waker();
-    let (newcomer_waker, newcomer_wakes) = counting_waker();
-    let meddler = Waker::from(Arc::new(OnWake(Box::new(move || {
+    let (_, plain) = counting_waker();
+    let (newcomer_wakes, newcomer_waker) = counting_waker();
+    let meddler = on_wake(move || {
         group.add(1);
         let mut wait = Box::pin(group.wait_async());
         assert!(poll(wait.as_mut(), &newcomer_waker).is_pending());
         *newcomer.lock().unwrap() = Some(wait);
-    }))));
+    });
     group.add(1);
     let mut first = Box::pin(group.wait_async());
     assert!(poll(first.as_mut(), &meddler).is_pending());
@@ -193,7 +153,7 @@ fn waiter_of_a_new_round_is_not_woken_by_the_previous_zero() {
     }
     let mut slot = newcomer.lock().unwrap();
     let wait = slot.as_mut().expect("the meddler ran");
-    assert_eq!(newcomer_wakes.load(Ordering::SeqCst), 0);
+    assert_eq!(newcomer_wakes.wakes(), 0);
     assert!(poll(wait.as_mut(), &plain).is_pending());
     group.done();
     assert!(poll(wait.as_mut(), &plain).is_ready());

@@ -1,6 +1,6 @@
 //! Running the same test in the three worlds every primitive serves:
 //! fibers, plain threads and async tasks, each bounded in time.
-#![allow(dead_code, unreachable_pub)] // each test file uses a part of it
+#![allow(dead_code, unreachable_pub, unused_imports)] // each test file uses a part of it
 
 use std::future::Future;
 use std::sync::{Arc, mpsc};
@@ -8,6 +8,12 @@ use std::thread;
 use std::time::Duration;
 
 use spindle_exec::{StealPool, spawn, wait};
+
+mod faults;
+mod wakers;
+
+pub use faults::{EveryOther, install_faults};
+pub use wakers::{Counter, Manual, OnWake, counting_waker, noop_waker, on_wake, poll};
 
 /// Long enough for any healthy run on a loaded CI machine; a lost wake-up
 /// hangs for ever instead.
