@@ -41,6 +41,8 @@ pub struct Receiver<T> {
 impl<T> Receiver<T> {
     /// Receives a message, waiting while there is none. Fails once the
     /// channel is empty and every sender is gone.
+    // Inlined with `wait`, for the same reason (see `spindle_exec::wait`).
+    #[inline(always)]
     pub fn recv(&self) -> Result<T, RecvError> {
         // A thread tries before it builds the future: a busy channel has a
         // message waiting, and parking a thread costs more than a try. A

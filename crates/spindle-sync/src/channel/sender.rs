@@ -44,6 +44,8 @@ impl<T> Sender<T> {
     /// Sends `value`, waiting while the buffer is full (on a rendezvous
     /// channel: until a receiver takes it). Fails, handing the value back,
     /// when every receiver is gone.
+    // Inlined with `wait`, for the same reason (see `spindle_exec::wait`).
+    #[inline(always)]
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         // Most sends find room: try before building the future.
         match self.send_now(value) {
