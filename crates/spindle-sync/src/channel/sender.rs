@@ -27,7 +27,8 @@ use crate::wait::{self, Wait};
 /// use spindle_sync::channel;
 /// use std::thread;
 ///
-/// let (tx, rx) = channel::bounded(1);
+/// // Room for both messages: nobody receives until both are sent.
+/// let (tx, rx) = channel::bounded(2);
 /// let tx2 = tx.clone();
 /// thread::spawn(move || tx2.send(1).unwrap());
 /// tx.send(2).unwrap();
