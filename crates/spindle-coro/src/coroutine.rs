@@ -112,6 +112,8 @@ pub struct Suspender<Input, Yield> {
     /// The exchange area of the `resume` that is running us.
     transfer: Cell<*mut TransferHead<Input, Yield>>,
     sanitizer: sanitizer::Inner,
+    /// What `begin_suspend` told the sanitizer, for `end_suspend`.
+    split: Cell<Option<sanitizer::Token>>,
     _marker: PhantomData<*mut ()>,
 }
 
@@ -516,6 +518,72 @@ impl<I, Y> Suspender<I, Y> {
             self.transfer.set(transfer);
             next
         };
+        self.take(next)
+    }
+
+    /// The first half of a [`suspend`](Self::suspend) whose switch the
+    /// caller makes itself, by calling [`switch_out`] from its own frame:
+    /// hands `value` out and returns the argument for `switch_out`.
+    ///
+    /// `suspend` switches inside the frame that calls it, so the first
+    /// `ret` after the coroutine is resumed is always mispredicted: the
+    /// return-stack predictor holds the resumer's return address, not that
+    /// frame's. A caller that cannot inline `suspend` (it reaches the
+    /// coroutine through a function pointer) calls `switch_out` instead,
+    /// which returns by a jump: nothing but the caller's own frame lies
+    /// between the switch and the code that runs next.
+    ///
+    /// # Safety
+    /// Called by the coroutine itself, while it runs; followed by
+    /// `switch_out` with the returned base, and then at once by
+    /// [`end_suspend`](Self::end_suspend) with what it returned. Nothing in
+    /// between may switch or call back into this suspender.
+    #[inline]
+    pub unsafe fn begin_suspend(&self, value: Y) -> *mut u8 {
+        let canary = self.canary.get();
+        if !canary.is_null() {
+            self.check_unguarded_or_unwinding(canary);
+        }
+        // SAFETY: as in `suspend`, up to the switch, which the caller
+        // makes right after this returns.
+        unsafe {
+            (*self.transfer.get()).yielded.write(value);
+            let token = self
+                .sanitizer
+                .before_suspend(&(*self.transfer.get()).sanitizer);
+            self.split.set(Some(token));
+        }
+        self.base
+    }
+
+    /// The second half of a split suspension (see
+    /// [`begin_suspend`](Self::begin_suspend)): takes what `switch_out`
+    /// returned and returns the input of the resume, or unwinds as
+    /// `suspend` does when the coroutine is dropped.
+    ///
+    /// # Safety
+    /// Called right after `switch_out` returned `arg`, in a suspension that
+    /// `begin_suspend` began.
+    #[inline]
+    pub unsafe fn end_suspend(&self, arg: usize) -> I {
+        let token = self
+            .split
+            .take()
+            .expect("spindle: `end_suspend` without `begin_suspend`");
+        // SAFETY: as in `suspend`, after the switch: `arg` came from the
+        // resume that runs us now.
+        let next = unsafe {
+            self.sanitizer.after_suspend(token);
+            let (transfer, next) = receive(arg);
+            self.transfer.set(transfer);
+            next
+        };
+        self.take(next)
+    }
+
+    /// What a suspension returns for the inbound message `next`.
+    #[inline(always)]
+    fn take(&self, next: Inbound<I>) -> I {
         match next {
             Inbound::Resume(input) => input,
             Inbound::Unwind => {
@@ -525,6 +593,18 @@ impl<I, Y> Suspender<I, Y> {
         }
     }
 }
+
+/// The switch of a split suspension ([`Suspender::begin_suspend`]): saves
+/// the caller's callee-saved registers, switches to the coroutine's
+/// resumer, and returns, when the coroutine is resumed, the argument for
+/// [`Suspender::end_suspend`]. It returns by a jump to its return address,
+/// not a `ret`, so that the return-stack predictor keeps the resumer's
+/// entries (see `begin_suspend`).
+///
+/// # Safety
+/// Only as `begin_suspend` says: with the base it returned, on that
+/// coroutine's stack.
+pub use crate::arch::switch_out;
 
 impl<I, Y> Suspender<I, Y> {
     #[cold]
@@ -663,6 +743,7 @@ where
         canary: Cell::new(canary),
         transfer: Cell::new(transfer.cast()),
         sanitizer: sanitizer::Inner::on_entry(),
+        split: Cell::new(None),
         _marker: PhantomData,
     };
     // SAFETY: `create` wrote `F` there, and once this coroutine has run the

@@ -10,6 +10,7 @@
 use core::cell::Cell;
 use core::future::Future;
 use core::pin::{Pin, pin};
+use core::ptr::NonNull;
 use core::task::{Context, Poll, Waker};
 use std::sync::Arc;
 use std::task::Wake;
@@ -78,6 +79,86 @@ pub trait Blocker {
     /// Polls `future` to completion, suspending whatever the current
     /// thread runs between polls. See the [contract](Blocker#contract).
     fn block(&self, future: Pin<&mut dyn Future<Output = ()>>);
+
+    /// How [`wait`] may suspend the caller itself, polling between
+    /// switches from its own frame, instead of calling
+    /// [`block`](Self::block); `None` (the default) when it cannot (then
+    /// `wait` calls `block`).
+    ///
+    /// A stackful runtime provides one for speed: a fiber resumed inside
+    /// `block` first returns from `block`, and every return right after a
+    /// switch of stacks is mispredicted by the processor; `wait` polls
+    /// inline and calls only [`Suspension`]'s switch, which need not
+    /// return with a `ret`.
+    fn suspension(&self) -> Option<Suspension> {
+        None
+    }
+}
+
+/// The parts of a suspension that [`wait`] drives itself: a waker to poll
+/// with and three functions around the switch (see
+/// [`Blocker::suspension`]).
+///
+/// `wait` polls its future with the waker; while it is pending, it calls
+/// `before(context)`, then `switch` with what that returned, then
+/// `after(context, what switch returned)`, which returns the waker for the
+/// next poll; and again, until the future is ready.
+#[derive(Clone, Copy, Debug)]
+pub struct Suspension {
+    context: NonNull<()>,
+    waker: NonNull<Waker>,
+    before: unsafe fn(NonNull<()>) -> *mut u8,
+    switch: unsafe extern "C" fn(*mut u8) -> usize,
+    after: unsafe fn(NonNull<()>, usize) -> NonNull<Waker>,
+}
+
+impl Suspension {
+    /// A suspension of the code that calls [`wait`], made of `context`,
+    /// the waker for the first poll and the three functions.
+    ///
+    /// # Safety
+    /// For the current thread's running code, until the future `wait`
+    /// polls is ready: `waker` stays valid until `before` is called, and
+    /// each waker `after` returns until the next `before`; the three calls
+    /// in a row suspend the caller until the last waker it polled with is
+    /// woken (or earlier: `wait` polls again), and `switch` behaves as a
+    /// function of the C ABI. If `after` panics, the panic leaves `wait`
+    /// and drops the future, as one from a poll does.
+    pub unsafe fn new(
+        context: NonNull<()>,
+        waker: NonNull<Waker>,
+        before: unsafe fn(NonNull<()>) -> *mut u8,
+        switch: unsafe extern "C" fn(*mut u8) -> usize,
+        after: unsafe fn(NonNull<()>, usize) -> NonNull<Waker>,
+    ) -> Self {
+        Suspension {
+            context,
+            waker,
+            before,
+            switch,
+            after,
+        }
+    }
+
+    /// Polls `future` until it is ready, suspending between polls.
+    #[inline(always)]
+    fn run<F: Future + ?Sized>(self, mut future: Pin<&mut F>) -> F::Output {
+        let mut waker = self.waker;
+        loop {
+            // SAFETY: valid until `before` (`Suspension::new`), and the
+            // context ends with the poll.
+            let mut cx = Context::from_waker(unsafe { waker.as_ref() });
+            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return output;
+            }
+            // SAFETY: the three calls in a row, as `Suspension::new` asks.
+            unsafe {
+                let argument = (self.before)(self.context);
+                let resumed = (self.switch)(argument);
+                waker = (self.after)(self.context, resumed);
+            }
+        }
+    }
 }
 
 std::thread_local! {
@@ -149,6 +230,9 @@ pub fn wait<F: Future>(future: F) -> F::Output {
         return block_on(future);
     };
     let mut future = pin!(future);
+    if let Some(suspension) = blocker.suspension() {
+        return suspension.run(future);
+    }
     let mut output = None;
     blocker.block(pin!(Store {
         future: future.as_mut(),

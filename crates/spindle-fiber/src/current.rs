@@ -9,13 +9,17 @@ use core::cell::Cell;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
+use core::ptr::NonNull;
 use core::task::{Context, Waker};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Wake;
 use std::thread::{self, Thread};
 
-use spindle_exec::{Blocker, TaskId, TaskMemory, block_on, set_blocker, with_current_task};
+use spindle_coro::coroutine::switch_out;
+use spindle_exec::{
+    Blocker, Suspension, TaskId, TaskMemory, block_on, set_blocker, with_current_task,
+};
 
 use crate::fiber::FiberMemory;
 use crate::local::Locals;
@@ -260,9 +264,7 @@ impl Blocker for FiberBlocker {
     fn block(&self, mut future: Pin<&mut dyn Future<Output = ()>>) {
         // A fiber that a drop unwinds cannot suspend: a destructor that
         // waits there blocks the thread, as it would outside any fiber.
-        // SAFETY: the fiber calls this while it runs (as `waker` asks).
-        let resumable = current_memory().filter(|memory| unsafe { memory.waker() }.is_some());
-        let Some(memory) = resumable else {
+        let Some(memory) = Self::resumable() else {
             // Not on a fiber: what was installed before us, or park.
             let previous = THREAD.try_with(|t| t.previous_blocker.get()).ok().flatten();
             return match previous {
@@ -285,6 +287,59 @@ impl Blocker for FiberBlocker {
             memory.suspend();
         }
     }
+
+    /// The running fiber's: `wait` then switches from its caller's frame.
+    fn suspension(&self) -> Option<Suspension> {
+        let memory = Self::resumable()?;
+        // SAFETY: a resumable fiber's waker is set while it runs.
+        let waker = unsafe { memory.waker() }.map(NonNull::from)?;
+        // SAFETY: `wait` calls this on the running fiber, whose memory
+        // outlives the wait; `waker` is the current poll's, valid until the
+        // fiber suspends (in `before_switch`); `after_switch` returns each
+        // next poll's; the three calls suspend the fiber as `suspend` does
+        // (its task is polled again once its waker is woken), and
+        // `switch_out` is a C function.
+        Some(unsafe {
+            Suspension::new(
+                NonNull::from(memory).cast(),
+                waker,
+                before_switch,
+                switch_out,
+                after_switch,
+            )
+        })
+    }
+}
+
+impl FiberBlocker {
+    /// The running fiber's memory, if it can suspend: `None` off fibers and
+    /// while a drop unwinds the fiber.
+    fn resumable() -> Option<&'static FiberMemory> {
+        // SAFETY: the fiber calls this while it runs (as `waker` asks).
+        current_memory().filter(|memory| unsafe { memory.waker() }.is_some())
+    }
+}
+
+/// `Suspension::before` of a fiber: `context` is its [`FiberMemory`].
+///
+/// # Safety
+/// As `Suspension::new` asks: called by the fiber whose memory it is.
+unsafe fn before_switch(context: NonNull<()>) -> *mut u8 {
+    // SAFETY: the running fiber's memory, alive while it runs.
+    let memory = unsafe { context.cast::<FiberMemory>().as_ref() };
+    // SAFETY: the fiber itself, right before `switch_out`.
+    unsafe { memory.begin_suspend() }
+}
+
+/// `Suspension::after` of a fiber: the waker of the poll that resumed it.
+///
+/// # Safety
+/// As `Suspension::new` asks: right after `switch_out` returned `resumed`.
+unsafe fn after_switch(context: NonNull<()>, resumed: usize) -> NonNull<Waker> {
+    // SAFETY: as in `before_switch`.
+    let memory = unsafe { context.cast::<FiberMemory>().as_ref() };
+    // SAFETY: right after the switch `before_switch` began.
+    unsafe { memory.end_suspend(resumed) }
 }
 
 /// Runs `f` with the current fiber's locals, if the caller runs on a fiber.

@@ -377,6 +377,32 @@ impl FiberMemory {
         self.waker.set(waker.as_ptr());
     }
 
+    /// [`suspend`](Self::suspend) up to its switch, which the caller makes
+    /// with [`switch_out`](spindle_coro::coroutine::switch_out) on the base
+    /// this returns.
+    ///
+    /// # Safety
+    /// Called by the fiber itself, while it runs; followed by that switch
+    /// and then [`end_suspend`](Self::end_suspend).
+    pub(crate) unsafe fn begin_suspend(&self) -> *mut u8 {
+        let suspender = self.suspender.get();
+        self.waker.set(ptr::null());
+        // SAFETY: as in `suspend`; the caller switches next.
+        unsafe { (*suspender).begin_suspend(()) }
+    }
+
+    /// The end of a suspension `begin_suspend` began: takes what the switch
+    /// returned and returns the waker of the poll that resumed the fiber.
+    ///
+    /// # Safety
+    /// Called right after the switch returned `resumed`.
+    pub(crate) unsafe fn end_suspend(&self, resumed: usize) -> NonNull<Waker> {
+        // SAFETY: as in `suspend`, after the switch.
+        let waker = unsafe { (*self.suspender.get()).end_suspend(resumed) };
+        self.waker.set(waker.as_ptr());
+        waker
+    }
+
     /// The waker of the poll that resumed the fiber (it schedules the
     /// fiber's task); `None` while a drop unwinds the fiber.
     ///

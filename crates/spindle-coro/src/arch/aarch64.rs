@@ -224,6 +224,53 @@ pub(crate) unsafe fn finish(base: *mut u8) -> ! {
     }
 }
 
+/// [`suspend`] as a function the caller's own frame calls: it saves every
+/// callee-saved register (the caller's code expects them kept) and, once
+/// resumed, returns `arg` with a `br` to the link register, not a `ret`:
+/// the return-stack predictor then still holds the entry that the resumer
+/// pushed, so the resumer's own `ret`s stay predicted when it is back.
+///
+/// # Safety
+/// As [`suspend`].
+#[unsafe(naked)]
+pub unsafe extern "C" fn switch_out(base: *mut u8) -> usize {
+    core::arch::naked_asm!(
+        // x0 = base, x30 = our return address.
+        "stp x29, x30, [sp, #-16]!",
+        "stp x27, x28, [sp, #-16]!",
+        "stp x25, x26, [sp, #-16]!",
+        "stp x23, x24, [sp, #-16]!",
+        "stp x21, x22, [sp, #-16]!",
+        "stp x19, x20, [sp, #-16]!",
+        "stp d14, d15, [sp, #-16]!",
+        "stp d12, d13, [sp, #-16]!",
+        "stp d10, d11, [sp, #-16]!",
+        "stp d8, d9, [sp, #-16]!",
+        "mov x1, x0",               // base, where `suspend` has it
+        "adr x3, 2f",               // our continuation
+        "stp x29, x3, [sp, #-32]!", // push fp and continuation
+        "str x19, [sp, #16]",       // and x19
+        "mov x2, sp",               // our sp, for the resumer
+        "ldr x3, [x1, #-16]",       // the resumer's sp, from the link slot
+        "ldp x29, x4, [x3]",        // its fp and continuation
+        "ldr x19, [x3, #16]",       // its x19
+        "add sp, x3, #32",          // onto its stack, frame popped
+        "br x4",                    // into `resume`, after its `br`
+        "2:",                       // resumed (frame popped): x0 = arg
+        "ldp d8, d9, [sp], #16",
+        "ldp d10, d11, [sp], #16",
+        "ldp d12, d13, [sp], #16",
+        "ldp d14, d15, [sp], #16",
+        "ldp x19, x20, [sp], #16",
+        "ldp x21, x22, [sp], #16",
+        "ldp x23, x24, [sp], #16",
+        "ldp x25, x26, [sp], #16",
+        "ldp x27, x28, [sp], #16",
+        "ldp x29, x30, [sp], #16",
+        "br x30",
+    )
+}
+
 /// x19 and x29 are the registers this file saves by hand, and the one place
 /// a mistake with them shows is right after the switch: any epilogue on the
 /// way out restores them from its own frame and hides it (which is why

@@ -1,6 +1,6 @@
 //! The machine context switch, one file per ABI.
 //!
-//! Every backend provides the same five items, with the same meaning:
+//! Every backend provides the same seven items, with the same meaning:
 //!
 //! - `USES_ALLOCATION_BASE`: whether `init_stack` reads
 //!   `Bounds::allocation_base` (computing it costs a little per coroutine).
@@ -18,6 +18,9 @@
 //!   resumer; returns the `arg` of the next `resume`.
 //! - `finish(base) -> !`: from inside the coroutine, returns to the resumer
 //!   for the last time; the stack is dead afterwards.
+//! - `switch_out(base) -> arg`: `suspend` as a function (not inlined) that
+//!   saves every callee-saved register and returns by a jump, for callers
+//!   that reach the coroutine through a pointer (`Suspender::begin_suspend`).
 //!
 //! `arg` is a pointer-sized message: the generic code passes the address
 //! of an exchange area in the resumer's frame, which stays still until the
@@ -50,13 +53,16 @@ cfg_if::cfg_if! {
     if #[cfg(all(target_arch = "x86_64", windows))] {
         mod x86_64_windows;
         pub(crate) use x86_64_windows::*;
+        pub use x86_64_windows::switch_out;
     } else if #[cfg(all(target_arch = "x86_64", unix, not(target_vendor = "apple")))] {
         // ELF targets: the trampoline uses ELF section directives.
         mod x86_64_sysv;
         pub(crate) use x86_64_sysv::*;
+        pub use x86_64_sysv::switch_out;
     } else if #[cfg(all(target_arch = "aarch64", any(target_os = "linux", target_os = "android")))] {
         mod aarch64;
         pub(crate) use aarch64::*;
+        pub use aarch64::switch_out;
     } else {
         compile_error!("spindle-coro: unsupported target (x86-64 ELF System V, x86-64 Windows and aarch64 Linux are supported)");
     }

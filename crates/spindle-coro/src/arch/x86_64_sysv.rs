@@ -189,3 +189,40 @@ pub(crate) unsafe fn finish(base: *mut u8) -> ! {
         );
     }
 }
+
+/// [`suspend`] as a function the caller's own frame calls: it saves every
+/// callee-saved register (the caller's code expects them kept) and, once
+/// resumed, returns `arg` by a jump to its return address, not a `ret`:
+/// the return-stack predictor then still holds the entry that the resumer
+/// pushed, so the resumer's own `ret`s stay predicted when it is back.
+///
+/// # Safety
+/// As [`suspend`].
+#[unsafe(naked)]
+pub unsafe extern "C" fn switch_out(base: *mut u8) -> usize {
+    core::arch::naked_asm!(
+        // rdi = base; [rsp] = our return address.
+        "push r15",
+        "push r14",
+        "push r13",
+        "push r12",
+        "push rbp",
+        "push rbx",
+        "lea rax, [rip + 2f]",
+        "push rax",            // our continuation: the frame `resume` jumps to
+        "mov rdx, rsp",        // our sp, for the resumer
+        "mov rsp, [rdi - 16]", // the resumer's stack, at its continuation
+        "pop rax",
+        "jmp rax",
+        "2:", // resumed: rdi = arg
+        "mov rax, rdi",
+        "pop rbx",
+        "pop rbp",
+        "pop r12",
+        "pop r13",
+        "pop r14",
+        "pop r15",
+        "pop rcx",
+        "jmp rcx",
+    )
+}

@@ -367,3 +367,95 @@ pub(crate) unsafe fn finish(base: *mut u8) -> ! {
         );
     }
 }
+
+/// [`suspend`] as a function the caller's own frame calls: it saves every
+/// callee-saved register (rdi, rsi, r12-r15 and xmm6-xmm15 besides those of
+/// the switch frame: the caller's code expects them kept) and, once
+/// resumed, returns `arg` by a jump to its return address, not a `ret`:
+/// the return-stack predictor then still holds the entry that the resumer
+/// pushed, so the resumer's own `ret`s stay predicted when it is back.
+///
+/// # Safety
+/// As [`suspend`].
+#[unsafe(naked)]
+pub unsafe extern "C" fn switch_out(base: *mut u8) -> usize {
+    core::arch::naked_asm!(
+        // rcx = base; [rsp] = our return address.
+        "push rdi",
+        "push rsi",
+        "push r12",
+        "push r13",
+        "push r14",
+        "push r15",
+        "sub rsp, 160",
+        "movups [rsp], xmm6",
+        "movups [rsp + 16], xmm7",
+        "movups [rsp + 32], xmm8",
+        "movups [rsp + 48], xmm9",
+        "movups [rsp + 64], xmm10",
+        "movups [rsp + 80], xmm11",
+        "movups [rsp + 96], xmm12",
+        "movups [rsp + 112], xmm13",
+        "movups [rsp + 128], xmm14",
+        "movups [rsp + 144], xmm15",
+        "mov rdx, rcx",               // base, where `suspend` has it
+        // From here to the label: `suspend`'s switch frame, word for word.
+        "lea rax, [rip + 2f]",
+        "push rax",
+        "push rbp",
+        "push rbx",
+        "mov rax, gs:[0x08]",
+        "mov r9, gs:[0x10]",
+        "mov r10, gs:[0x1478]",
+        "mov r11, gs:[0x1748]",
+        "mov rsi, gs:[0x00]",
+        "push rax",
+        "push r9",
+        "push r10",
+        "push r11",
+        "push rsi",
+        "sub rsp, 8",
+        "stmxcsr [rsp]",
+        "fnstcw [rsp + 4]",
+        "mov r8, rsp",                // our sp, for the resumer
+        "mov rsp, [rdx - 24]",        // the resumer's stack (the link)
+        "jmp qword ptr [rsp + 64]",   // its continuation in `resume`
+        "2:",                         // resumed: rcx = arg
+        "ldmxcsr [rsp]",
+        "fldcw [rsp + 4]",
+        "mov rsi, [rsp + 8]",
+        "mov r11, [rsp + 16]",
+        "mov r10, [rsp + 24]",
+        "mov r9, [rsp + 32]",
+        "mov rax, [rsp + 40]",
+        "mov gs:[0x00], rsi",
+        "mov gs:[0x1748], r11",
+        "mov gs:[0x1478], r10",
+        "mov gs:[0x10], r9",
+        "mov gs:[0x08], rax",
+        "add rsp, 48",
+        "pop rbx",
+        "pop rbp",
+        "add rsp, 8",                 // the continuation address
+        "mov rax, rcx",
+        "movups xmm6, [rsp]",
+        "movups xmm7, [rsp + 16]",
+        "movups xmm8, [rsp + 32]",
+        "movups xmm9, [rsp + 48]",
+        "movups xmm10, [rsp + 64]",
+        "movups xmm11, [rsp + 80]",
+        "movups xmm12, [rsp + 96]",
+        "movups xmm13, [rsp + 112]",
+        "movups xmm14, [rsp + 128]",
+        "movups xmm15, [rsp + 144]",
+        "add rsp, 160",
+        "pop r15",
+        "pop r14",
+        "pop r13",
+        "pop r12",
+        "pop rsi",
+        "pop rdi",
+        "pop rcx",
+        "jmp rcx",
+    )
+}

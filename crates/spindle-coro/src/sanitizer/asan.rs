@@ -20,6 +20,10 @@ unsafe extern "C" {
     fn __asan_unpoison_memory_region(addr: *const c_void, size: usize);
 }
 
+/// What `before_suspend` hands to `after_suspend`: the fake stack ASAN
+/// saved for us.
+pub(crate) type Token = *mut c_void;
+
 pub(crate) struct Coroutine;
 pub(crate) struct Resume;
 

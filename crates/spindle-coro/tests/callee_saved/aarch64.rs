@@ -65,6 +65,8 @@ pub(crate) unsafe fn call_with_pattern(
             "add x9, x2, #18", "fmov d14, x9",
             "add x9, x2, #19", "fmov d15, x9",
             "blr x3",                    // f(arg = x0)
+            "adrp x9, {returned}",       // f's result, for `returned()`
+            "str x0, [x9, :lo12:{returned}]",
             "ldr x9, [sp, #16]",         // out
             "stp x19, x20, [x9]",        // general[0..2]
             "stp x21, x22, [x9, #16]",   // general[2..4], and so on
@@ -81,6 +83,7 @@ pub(crate) unsafe fn call_with_pattern(
             in("x1") &raw mut out,
             in("x2") seed,
             in("x3") f,
+            returned = sym crate::RETURNED,
             out("x20") _, out("x21") _, out("x22") _, out("x23") _, out("x24") _,
             out("x25") _, out("x26") _, out("x27") _, out("x28") _,
             clobber_abi("C"),

@@ -6,8 +6,14 @@
 //! registers back. Without correct saving in the switch, one side would
 //! see the other's pattern.
 
+use spindle_coro::coroutine::switch_out;
 use spindle_coro::{Coroutine, Suspender};
 use std::ffi::c_void;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+/// What the function the last `call_with_pattern` called returned (its
+/// asm stores the return register here right after the call).
+static RETURNED: AtomicUsize = AtomicUsize::new(0);
 
 cfg_if::cfg_if! {
     if #[cfg(all(target_arch = "x86_64", windows))] {
@@ -50,6 +56,45 @@ fn callee_saved_registers_survive_a_switch() {
         let arg = std::ptr::from_ref(s).cast_mut().cast();
         // SAFETY: `suspend_it` takes the suspender we pass.
         unsafe { call_with_pattern(COROUTINE, suspend_it, arg) }
+    }));
+    let co: &mut Co = &mut co;
+    let arg = std::ptr::from_mut(co).cast();
+    // SAFETY: `resume_it` takes the coroutine we pass.
+    let resumer_saw = unsafe { call_with_pattern(RESUMER, resume_it, arg) };
+    assert_eq!(
+        resumer_saw,
+        Registers::pattern(RESUMER),
+        "resumer's registers"
+    );
+    let coroutine_saw = co.resume(()).as_return().unwrap();
+    assert_eq!(
+        coroutine_saw,
+        Registers::pattern(COROUTINE),
+        "coroutine's registers"
+    );
+}
+
+/// The same with the split suspension (`begin_suspend`, `switch_out`,
+/// `end_suspend`): `switch_out` is called straight from the asm that loads
+/// the pattern, so only its own saving keeps the coroutine's registers.
+#[test]
+fn callee_saved_registers_survive_a_split_suspension() {
+    // Never dropped while suspended, as above.
+    let mut co = std::mem::ManuallyDrop::new(Coroutine::new(|s: &Suspender<(), ()>, ()| {
+        // SAFETY: begin, the switch on the base it returns, and the end with
+        // what the switch returned, in a row; `switch_out` is a C function
+        // of one pointer argument, called from asm, and its result is read
+        // back through `RETURNED`.
+        unsafe {
+            let base = s.begin_suspend(());
+            let switch = std::mem::transmute::<
+                unsafe extern "C" fn(*mut u8) -> usize,
+                extern "C" fn(*mut c_void),
+            >(switch_out);
+            let saw = call_with_pattern(COROUTINE, switch, base.cast());
+            s.end_suspend(RETURNED.load(Relaxed));
+            saw
+        }
     }));
     let co: &mut Co = &mut co;
     let arg = std::ptr::from_mut(co).cast();

@@ -44,6 +44,7 @@ pub(crate) unsafe fn call_with_pattern(
             "mov r14, [rsp]", "add r14, 5",
             "mov r15, [rsp]", "add r15, 6",
             "call rcx",
+            "mov [rip + {returned}], rax", // f's result, for `returned()`
             "mov rax, [rsp + 8]",
             "mov [rax], rbx",
             "mov [rax + 8], rbp",
@@ -58,6 +59,7 @@ pub(crate) unsafe fn call_with_pattern(
             in("rsi") out.general.as_mut_ptr(),
             in("rdx") seed,
             in("rcx") f,
+            returned = sym crate::RETURNED,
             out("r12") _, out("r13") _, out("r14") _, out("r15") _,
             clobber_abi("C"),
         );

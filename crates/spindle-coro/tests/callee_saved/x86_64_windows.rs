@@ -100,6 +100,7 @@ pub(crate) unsafe fn call_with_pattern(
             "fldcw [rdx + 228]",        // x87 control word
             "mov rcx, r11",             // the argument
             "call r10",                 // f(arg)
+            "mov [rip + {returned}], rax", // f's result, for `returned()`
             "mov rax, [rsp + 32]",      // the out pointer
             "mov [rax], rbx",           // read back: rbx
             "mov [rax + 8], rbp",       // rbp
@@ -130,6 +131,7 @@ pub(crate) unsafe fn call_with_pattern(
             in("r8") &raw mut out,
             in("r10") f,
             in("r11") arg,
+            returned = sym crate::RETURNED,
             out("rdi") _, out("rsi") _,
             out("r12") _, out("r13") _, out("r14") _, out("r15") _,
             out("xmm6") _, out("xmm7") _, out("xmm8") _, out("xmm9") _, out("xmm10") _,
