@@ -310,6 +310,36 @@ fn a_fiber_dropped_while_suspended_unwinds_as_itself() {
 }
 
 #[test]
+fn a_fiber_dropped_while_waiting_drops_its_future_then_its_frames() {
+    // Suspended in `wait`, whose switch returns straight into the fiber's
+    // own frame (`Blocker::suspension`): cancelling the fiber unwinds from
+    // there, dropping the future it waited for, then what its frames hold.
+    struct Flag(mpsc::Sender<&'static str>, &'static str);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.send(self.1).unwrap();
+        }
+    }
+    let executor = ManualExecutor::new();
+    let (tx, rx) = mpsc::channel();
+    let victim = spindle_fiber::spawn(&executor, move || {
+        let _frame = Flag(tx.clone(), "frame");
+        let flag = Flag(tx, "future");
+        wait(async move {
+            std::future::pending::<()>().await;
+            drop(flag);
+        });
+        unreachable!("the future never completes");
+    });
+    executor.run_all();
+    assert!(rx.try_recv().is_err(), "nothing is dropped while it waits");
+    victim.abort();
+    executor.run_all();
+    assert!(victim.join().unwrap_err().is_cancelled());
+    assert_eq!(rx.try_iter().collect::<Vec<_>>(), ["future", "frame"]);
+}
+
+#[test]
 fn a_panic_reaches_the_joiner_with_its_payload() {
     let pool = StealPool::new(2).unwrap();
     let fiber = spindle_fiber::spawn(&pool, || {
