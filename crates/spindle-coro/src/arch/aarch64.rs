@@ -172,6 +172,26 @@ pub(crate) unsafe fn resume(arg: usize, sp: *mut u8, base: *mut u8) -> *mut u8 {
     out_sp
 }
 
+/// The switch out of a running coroutine, with x1 = base, ending at the
+/// label `2:` where it is resumed with x0 = arg: `suspend`'s and
+/// `switch_out`'s.
+macro_rules! switch_to_resumer {
+    () => {
+        concat!(
+            "adr x3, 2f\n",               // our continuation
+            "stp x29, x3, [sp, #-32]!\n", // push fp and continuation
+            "str x19, [sp, #16]\n",       // and x19
+            "mov x2, sp\n",               // our sp, for the resumer
+            "ldr x3, [x1, #-16]\n",       // the resumer's sp, from the link slot
+            "ldp x29, x4, [x3]\n",        // its fp and continuation
+            "ldr x19, [x3, #16]\n",       // its x19
+            "add sp, x3, #32\n",          // onto its stack, frame popped
+            "br x4\n",                    // into `resume`, after its `br`
+            "2:",
+        )
+    };
+}
+
 /// Returns from the running coroutine to its resumer.
 ///
 /// # Safety
@@ -183,16 +203,7 @@ pub(crate) unsafe fn suspend(base: *mut u8) -> usize {
     // holds the sp of the resumer, which waits in `resume`.
     unsafe {
         asm!(
-            "adr x3, 2f",               // our continuation
-            "stp x29, x3, [sp, #-32]!", // push fp and continuation
-            "str x19, [sp, #16]",       // and x19
-            "mov x2, sp",               // our sp, for the resumer
-            "ldr x3, [x1, #-16]",       // the resumer's sp, from the link slot
-            "ldp x29, x4, [x3]",        // its fp and continuation
-            "ldr x19, [x3, #16]",       // its x19
-            "add sp, x3, #32",          // onto its stack, frame popped
-            "br x4",                    // into `resume`, after its `br`
-            "2:",                       // resumed: x0 = arg
+            switch_to_resumer!(), // resumed at its end: x0 = arg
             lateout("x0") in_arg,
             in("x1") base,
             out("x20") _, out("x21") _, out("x22") _, out("x23") _, out("x24") _,
@@ -246,17 +257,8 @@ pub unsafe extern "C" fn switch_out(base: *mut u8) -> usize {
         "stp d12, d13, [sp, #-16]!",
         "stp d10, d11, [sp, #-16]!",
         "stp d8, d9, [sp, #-16]!",
-        "mov x1, x0",               // base, where `suspend` has it
-        "adr x3, 2f",               // our continuation
-        "stp x29, x3, [sp, #-32]!", // push fp and continuation
-        "str x19, [sp, #16]",       // and x19
-        "mov x2, sp",               // our sp, for the resumer
-        "ldr x3, [x1, #-16]",       // the resumer's sp, from the link slot
-        "ldp x29, x4, [x3]",        // its fp and continuation
-        "ldr x19, [x3, #16]",       // its x19
-        "add sp, x3, #32",          // onto its stack, frame popped
-        "br x4",                    // into `resume`, after its `br`
-        "2:",                       // resumed (frame popped): x0 = arg
+        "mov x1, x0",          // base, where `suspend` has it
+        switch_to_resumer!(), // resumed at its end (frame popped): x0 = arg
         "ldp d8, d9, [sp], #16",
         "ldp d10, d11, [sp], #16",
         "ldp d12, d13, [sp], #16",

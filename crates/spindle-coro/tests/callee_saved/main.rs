@@ -57,21 +57,7 @@ fn callee_saved_registers_survive_a_switch() {
         // SAFETY: `suspend_it` takes the suspender we pass.
         unsafe { call_with_pattern(COROUTINE, suspend_it, arg) }
     }));
-    let co: &mut Co = &mut co;
-    let arg = std::ptr::from_mut(co).cast();
-    // SAFETY: `resume_it` takes the coroutine we pass.
-    let resumer_saw = unsafe { call_with_pattern(RESUMER, resume_it, arg) };
-    assert_eq!(
-        resumer_saw,
-        Registers::pattern(RESUMER),
-        "resumer's registers"
-    );
-    let coroutine_saw = co.resume(()).as_return().unwrap();
-    assert_eq!(
-        coroutine_saw,
-        Registers::pattern(COROUTINE),
-        "coroutine's registers"
-    );
+    check_both_sides(&mut co);
 }
 
 /// The same with the split suspension (`begin_suspend`, `switch_out`,
@@ -96,7 +82,13 @@ fn callee_saved_registers_survive_a_split_suspension() {
             saw
         }
     }));
-    let co: &mut Co = &mut co;
+    check_both_sides(&mut co);
+}
+
+/// Resumes `co` from asm that loaded the resumer's pattern, until the
+/// coroutine (which loads its own) suspends, then to its end; checks what
+/// each side read back.
+fn check_both_sides(co: &mut Co) {
     let arg = std::ptr::from_mut(co).cast();
     // SAFETY: `resume_it` takes the coroutine we pass.
     let resumer_saw = unsafe { call_with_pattern(RESUMER, resume_it, arg) };
