@@ -257,7 +257,7 @@ pub unsafe extern "C" fn switch_out(base: *mut u8) -> usize {
         "stp d12, d13, [sp, #-16]!",
         "stp d10, d11, [sp, #-16]!",
         "stp d8, d9, [sp, #-16]!",
-        "mov x1, x0",          // base, where `suspend` has it
+        "mov x1, x0",         // base, where `suspend` has it
         switch_to_resumer!(), // resumed at its end (frame popped): x0 = arg
         "ldp d8, d9, [sp], #16",
         "ldp d10, d11, [sp], #16",

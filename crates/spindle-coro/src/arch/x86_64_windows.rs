@@ -398,7 +398,7 @@ pub unsafe extern "C" fn switch_out(base: *mut u8) -> usize {
         "movups [rsp + 112], xmm13",
         "movups [rsp + 128], xmm14",
         "movups [rsp + 144], xmm15",
-        "mov rdx, rcx",               // base, where `suspend` has it
+        "mov rdx, rcx", // base, where `suspend` has it
         // From here to the label: `suspend`'s switch frame, word for word.
         "lea rax, [rip + 2f]",
         "push rax",
@@ -417,10 +417,10 @@ pub unsafe extern "C" fn switch_out(base: *mut u8) -> usize {
         "sub rsp, 8",
         "stmxcsr [rsp]",
         "fnstcw [rsp + 4]",
-        "mov r8, rsp",                // our sp, for the resumer
-        "mov rsp, [rdx - 24]",        // the resumer's stack (the link)
-        "jmp qword ptr [rsp + 64]",   // its continuation in `resume`
-        "2:",                         // resumed: rcx = arg
+        "mov r8, rsp",              // our sp, for the resumer
+        "mov rsp, [rdx - 24]",      // the resumer's stack (the link)
+        "jmp qword ptr [rsp + 64]", // its continuation in `resume`
+        "2:",                       // resumed: rcx = arg
         "ldmxcsr [rsp]",
         "fldcw [rsp + 4]",
         "mov rsi, [rsp + 8]",
@@ -436,7 +436,7 @@ pub unsafe extern "C" fn switch_out(base: *mut u8) -> usize {
         "add rsp, 48",
         "pop rbx",
         "pop rbp",
-        "add rsp, 8",                 // the continuation address
+        "add rsp, 8", // the continuation address
         "mov rax, rcx",
         "movups xmm6, [rsp]",
         "movups xmm7, [rsp + 16]",
