@@ -537,9 +537,15 @@ impl<I, Y> Suspender<I, Y> {
     /// Called by the coroutine itself, while it runs; followed by
     /// `switch_out` with the returned base, and then at once by
     /// [`end_suspend`](Self::end_suspend) with what it returned. Nothing in
-    /// between may switch or call back into this suspender.
+    /// between may switch, panic or call back into this suspender.
+    ///
+    /// # Panics
+    /// Where [`SPLIT_SUSPEND`] is `false`.
     #[inline]
     pub unsafe fn begin_suspend(&self, value: Y) -> *mut u8 {
+        if !SPLIT_SUSPEND {
+            split_suspend_unsupported();
+        }
         let canary = self.canary.get();
         if !canary.is_null() {
             self.check_unguarded_or_unwinding(canary);
@@ -594,8 +600,23 @@ impl<I, Y> Suspender<I, Y> {
     }
 }
 
+/// Whether this build offers the split suspension
+/// ([`Suspender::begin_suspend`]): not under ThreadSanitizer, which must be
+/// told of a switch right before it happens, with no function returning
+/// in between (its record of each stack's calls would drift).
+pub const SPLIT_SUSPEND: bool = !cfg!(spindle_tsan);
+
+#[cold]
+#[inline(never)]
+fn split_suspend_unsupported() -> ! {
+    panic!(
+        "spindle: the split suspension is not available under ThreadSanitizer (see `SPLIT_SUSPEND`)"
+    )
+}
+
 /// The switch of a split suspension ([`Suspender::begin_suspend`]): saves
-/// the caller's callee-saved registers, switches to the coroutine's
+/// the caller's callee-saved general and vector registers (the control
+/// registers are not switched, as in [`Suspender::suspend`]), switches to the coroutine's
 /// resumer, and returns, when the coroutine is resumed, the argument for
 /// [`Suspender::end_suspend`]. It returns by a jump to its return address,
 /// not a `ret`, so that the return-stack predictor keeps the resumer's

@@ -90,7 +90,11 @@ pub trait Blocker {
     /// switch of stacks is mispredicted by the processor; `wait` polls
     /// inline and calls only [`Suspension`]'s switch, which need not
     /// return with a `ret`.
-    fn suspension(&self) -> Option<Suspension> {
+    ///
+    /// # Safety
+    /// Called only by `wait`, which uses the suspension at once, for one
+    /// wait of the code running on this thread, and then drops it.
+    unsafe fn suspension(&self) -> Option<Suspension> {
         None
     }
 }
@@ -103,7 +107,10 @@ pub trait Blocker {
 /// `before(context)`, then `switch` with what that returned, then
 /// `after(context, what switch returned)`, which returns the waker for the
 /// next poll; and again, until the future is ready.
-#[derive(Clone, Copy, Debug)]
+///
+/// Neither `Clone` nor `Copy`: it is good for one wait only (see
+/// [`Suspension::new`]).
+#[derive(Debug)]
 pub struct Suspension {
     context: NonNull<()>,
     waker: NonNull<Waker>,
@@ -117,8 +124,9 @@ impl Suspension {
     /// the waker for the first poll and the three functions.
     ///
     /// # Safety
-    /// For the current thread's running code, until the future `wait`
-    /// polls is ready: `waker` stays valid until `before` is called, and
+    /// Made for one wait of the current thread's running code (returned
+    /// by [`Blocker::suspension`] when `wait` asks), and until the future
+    /// `wait` polls is ready: `waker` stays valid until `before` is called, and
     /// each waker `after` returns until the next `before`; the three calls
     /// in a row suspend the caller until the last waker it polled with is
     /// woken (or earlier: `wait` polls again), and `switch` behaves as a
@@ -230,7 +238,8 @@ pub fn wait<F: Future>(future: F) -> F::Output {
         return block_on(future);
     };
     let mut future = pin!(future);
-    if let Some(suspension) = blocker.suspension() {
+    // SAFETY: used at once, for this wait, and dropped.
+    if let Some(suspension) = unsafe { blocker.suspension() } {
         return suspension.run(future);
     }
     let mut output = None;

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Wake;
 use std::thread::{self, Thread};
 
-use spindle_coro::coroutine::switch_out;
+use spindle_coro::coroutine::{SPLIT_SUSPEND, switch_out};
 use spindle_exec::{
     Blocker, Suspension, TaskId, TaskMemory, block_on, set_blocker, with_current_task,
 };
@@ -289,7 +289,12 @@ impl Blocker for FiberBlocker {
     }
 
     /// The running fiber's: `wait` then switches from its caller's frame.
-    fn suspension(&self) -> Option<Suspension> {
+    /// None where the split suspension is not available (ThreadSanitizer
+    /// builds): `block` then suspends the fiber.
+    unsafe fn suspension(&self) -> Option<Suspension> {
+        if !SPLIT_SUSPEND {
+            return None;
+        }
         let memory = Self::resumable()?;
         // SAFETY: a resumable fiber's waker is set while it runs.
         let waker = unsafe { memory.waker() }.map(NonNull::from)?;

@@ -236,7 +236,8 @@ pub(crate) unsafe fn finish(base: *mut u8) -> ! {
 }
 
 /// [`suspend`] as a function the caller's own frame calls: it saves every
-/// callee-saved register (the caller's code expects them kept) and, once
+/// callee-saved general and vector register (the caller's code expects
+/// them kept; control registers are not switched, as in `suspend`) and, once
 /// resumed, returns `arg` with a `br` to the link register, not a `ret`:
 /// the return-stack predictor then still holds the entry that the resumer
 /// pushed, so the resumer's own `ret`s stay predicted when it is back.
