@@ -199,6 +199,9 @@ pub(crate) unsafe fn finish(base: *mut u8) -> ! {
 ///
 /// # Safety
 /// As [`suspend`].
+// SAFETY (naked): the body is the whole function and follows the System V
+// C ABI: it keeps every callee-saved register it and the other side
+// touch, and leaves the stack pointer as a return would.
 #[unsafe(naked)]
 pub unsafe extern "C" fn switch_out(base: *mut u8) -> usize {
     core::arch::naked_asm!(
