@@ -190,7 +190,7 @@ pub(crate) unsafe fn finish(base: *mut u8) -> ! {
     }
 }
 
-/// [`suspend`] as a function the caller's own frame calls: it saves every
+/// `suspend` as a function the caller's own frame calls: it saves every
 /// callee-saved general and vector register (the caller's code expects
 /// them kept; control registers are not switched, as in `suspend`) and, once
 /// resumed, returns `arg` by a jump to its return address, not a `ret`:
@@ -198,7 +198,7 @@ pub(crate) unsafe fn finish(base: *mut u8) -> ! {
 /// pushed, so the resumer's own `ret`s stay predicted when it is back.
 ///
 /// # Safety
-/// As [`suspend`].
+/// As `suspend`.
 // SAFETY (naked): the body is the whole function and follows the System V
 // C ABI: it keeps every callee-saved register it and the other side
 // touch, and leaves the stack pointer as a return would.

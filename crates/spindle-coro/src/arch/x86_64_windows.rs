@@ -368,7 +368,7 @@ pub(crate) unsafe fn finish(base: *mut u8) -> ! {
     }
 }
 
-/// [`suspend`] as a function the caller's own frame calls: it saves every
+/// `suspend` as a function the caller's own frame calls: it saves every
 /// callee-saved register (rdi, rsi, r12-r15 and xmm6-xmm15 besides those of
 /// the switch frame: the caller's code expects them kept) and, once
 /// resumed, returns `arg` by a jump to its return address, not a `ret`:
@@ -376,7 +376,7 @@ pub(crate) unsafe fn finish(base: *mut u8) -> ! {
 /// pushed, so the resumer's own `ret`s stay predicted when it is back.
 ///
 /// # Safety
-/// As [`suspend`].
+/// As `suspend`.
 // SAFETY (naked): the body is the whole function and follows the Microsoft x64
 // C ABI: it keeps every callee-saved register it and the other side
 // touch, and leaves the stack pointer as a return would.
