@@ -76,6 +76,16 @@ mod prefetch;
 mod spin_lock;
 mod sync;
 
+/// Cells whose accesses loom can check, for the lock-free code of the
+/// crates above (one shim, not one per crate).
+pub mod cell {
+    /// `core::cell::UnsafeCell` behind loom's closure-based access API
+    /// (`with`, `with_mut`), at no cost; loom's own `UnsafeCell` under
+    /// `--cfg loom`, which checks every access against the happens-before
+    /// relation.
+    pub use crate::sync::cell::UnsafeCell;
+}
+
 pub use backoff::Backoff;
 pub use cache_padded::CachePadded;
 pub use prefetch::prefetch;

@@ -32,35 +32,9 @@ mod native_backend {
         pub(crate) use std::thread::{Thread, current, park};
     }
 
-    /// Cells whose accesses loom can check.
+    /// Cells whose accesses loom can check (spindle-core's shim).
     pub(crate) mod cell {
-        /// `core::cell::UnsafeCell` with loom's closure-based access API, so
-        /// the same code compiles against both backends.
-        #[derive(Debug, Default)]
-        #[repr(transparent)]
-        pub(crate) struct UnsafeCell<T: ?Sized>(core::cell::UnsafeCell<T>);
-
-        impl<T> UnsafeCell<T> {
-            /// Wraps `value`.
-            #[inline]
-            pub(crate) const fn new(value: T) -> Self {
-                Self(core::cell::UnsafeCell::new(value))
-            }
-        }
-
-        impl<T: ?Sized> UnsafeCell<T> {
-            /// Calls `f` with a pointer for reading the value.
-            #[inline]
-            pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
-                f(self.0.get())
-            }
-
-            /// Calls `f` with a pointer for writing the value.
-            #[inline]
-            pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
-                f(self.0.get())
-            }
-        }
+        pub(crate) use spindle_core::cell::UnsafeCell;
     }
 }
 
@@ -83,6 +57,6 @@ mod loom_backend {
 
     /// Cells whose accesses loom can check.
     pub(crate) mod cell {
-        pub(crate) use loom::cell::UnsafeCell;
+        pub(crate) use spindle_core::cell::UnsafeCell;
     }
 }

@@ -20,45 +20,7 @@ pub(crate) mod atomic {
     pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 }
 
-/// Cells whose accesses loom can check.
+/// Cells whose accesses loom can check (spindle-core's shim).
 pub(crate) mod cell {
-    #[cfg(loom)]
-    pub(crate) use loom::cell::UnsafeCell;
-
-    /// `core::cell::UnsafeCell` with loom's closure-based access API, so the
-    /// same code compiles against both backends.
-    #[cfg(not(loom))]
-    #[derive(Debug, Default)]
-    #[repr(transparent)]
-    pub(crate) struct UnsafeCell<T: ?Sized>(core::cell::UnsafeCell<T>);
-
-    #[cfg(not(loom))]
-    impl<T> UnsafeCell<T> {
-        /// Wraps `value`.
-        #[inline]
-        pub(crate) const fn new(value: T) -> Self {
-            Self(core::cell::UnsafeCell::new(value))
-        }
-
-        /// Unwraps the value.
-        #[inline]
-        pub(crate) fn into_inner(self) -> T {
-            self.0.into_inner()
-        }
-    }
-
-    #[cfg(not(loom))]
-    impl<T: ?Sized> UnsafeCell<T> {
-        /// Calls `f` with a pointer for reading the value.
-        #[inline]
-        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
-            f(self.0.get())
-        }
-
-        /// Calls `f` with a pointer for writing the value.
-        #[inline]
-        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
-            f(self.0.get())
-        }
-    }
+    pub(crate) use spindle_core::cell::UnsafeCell;
 }

@@ -94,6 +94,20 @@ fn fill(tx: &Sender<u64>, flavour: Flavour) {
     );
 }
 
+/// Makes room for one message in a channel `fill` filled: takes the first
+/// message out, or, for a rendezvous channel, starts a receive that waits
+/// (returned, to be polled later).
+fn room_for_one(rx: &Receiver<u64>, flavour: Flavour) -> Option<Manual<RecvFuture<'_, u64>>> {
+    if flavour == Flavour::Rendezvous {
+        let mut waiting = Manual::new(rx.recv_async());
+        assert!(waiting.poll().is_pending());
+        Some(waiting)
+    } else {
+        assert_eq!(rx.try_recv(), Ok(0));
+        None
+    }
+}
+
 fn assert_send<T: Send>() {}
 
 #[test]
@@ -202,14 +216,7 @@ fn a_woken_send_that_is_dropped_never_delivers() {
         fill(&tx, flavour);
         let mut send = Manual::new(tx.send_async(99));
         assert!(send.poll().is_pending());
-        let mut recv = None;
-        if flavour == Flavour::Rendezvous {
-            let mut waiting = Manual::new(rx.recv_async());
-            assert!(waiting.poll().is_pending());
-            recv = Some(waiting);
-        } else {
-            assert_eq!(rx.try_recv(), Ok(0));
-        }
+        let recv = room_for_one(&rx, flavour);
         assert_eq!(send.wakes(), 1, "{flavour:?}: woken");
         drop(send);
         for i in 1..flavour.cap() as u64 {
@@ -292,14 +299,7 @@ fn a_woken_sender_that_gives_up_passes_the_wake_on() {
             assert!(first.poll().is_pending());
             assert!(second.poll().is_pending());
             // Room (or a receiver) for one: the first in line is woken.
-            let mut recv = None;
-            if flavour == Flavour::Rendezvous {
-                let mut waiting = Manual::new(rx.recv_async());
-                assert!(waiting.poll().is_pending());
-                recv = Some(waiting);
-            } else {
-                assert_eq!(rx.try_recv(), Ok(0));
-            }
+            let recv = room_for_one(&rx, flavour);
             assert_eq!((first.wakes(), second.wakes()), (1, 0), "{flavour:?}");
             match how {
                 GiveUp::Drop => drop(first),
@@ -806,22 +806,27 @@ enum Did {
 
 const SENDERS: usize = 2;
 
-fn sender_value(party: usize, seq: u64) -> u64 {
-    ((party as u64) << 32) | seq
+/// The random source of party `party` in a run seeded with `seed`.
+fn party_rng(seed: u64, party: usize) -> Rng {
+    Rng::new(seed ^ (party as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+}
+
+/// The messages sender `party` tries to send, each once: its sequence
+/// number under its party number, until there are `scaled(20_000)` or
+/// [`BUDGET`] is spent.
+fn messages(party: usize) -> impl Iterator<Item = u64> {
+    let stop = Instant::now() + BUDGET;
+    (0..scaled(20_000) as u64)
+        .take_while(move |_| Instant::now() < stop)
+        .map(move |seq| ((party as u64) << 32) | seq)
 }
 
 /// Blocking sender: `send_timeout` with tiny timeouts, a fresh message
 /// each attempt, for [`BUDGET`].
 fn send_blocking(tx: Sender<u64>, party: usize, seed: u64) -> Did {
-    let mut rng = Rng::new(seed ^ (party as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-    let stop = Instant::now() + BUDGET;
+    let mut rng = party_rng(seed, party);
     let mut sent = Vec::new();
-    let max = scaled(20_000) as u64;
-    for seq in 0..max {
-        if Instant::now() >= stop {
-            break;
-        }
-        let v = sender_value(party, seq);
+    for v in messages(party) {
         match tx.send_timeout(v, tiny(&mut rng)) {
             Ok(()) => sent.push(v),
             Err(SendTimeoutError::Timeout(back)) => assert_eq!(back, v),
@@ -834,7 +839,7 @@ fn send_blocking(tx: Sender<u64>, party: usize, seed: u64) -> Did {
 /// Blocking receiver: `recv_timeout` with tiny timeouts until the senders
 /// are gone and the channel is empty.
 fn recv_blocking(rx: Receiver<u64>, party: usize, seed: u64) -> Did {
-    let mut rng = Rng::new(seed ^ (party as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let mut rng = party_rng(seed, party);
     let mut got = Vec::new();
     loop {
         match rx.recv_timeout(tiny(&mut rng)) {
@@ -847,15 +852,9 @@ fn recv_blocking(rx: Receiver<u64>, party: usize, seed: u64) -> Did {
 
 /// Async sender: each send polled 1 to 4 times, then cancelled.
 async fn send_async(tx: Sender<u64>, party: usize, seed: u64) -> Did {
-    let mut rng = Rng::new(seed ^ (party as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-    let stop = Instant::now() + BUDGET;
+    let mut rng = party_rng(seed, party);
     let mut sent = Vec::new();
-    let max = scaled(20_000) as u64;
-    for seq in 0..max {
-        if Instant::now() >= stop {
-            break;
-        }
-        let v = sender_value(party, seq);
+    for v in messages(party) {
         let mut send = pin!(tx.send_async(v));
         match impatient(send.as_mut(), 1 + rng.below(4)).await {
             Some(Ok(())) => sent.push(v),
@@ -871,7 +870,7 @@ async fn send_async(tx: Sender<u64>, party: usize, seed: u64) -> Did {
 
 /// Async receiver: each receive polled 1 to 4 times, then dropped.
 async fn recv_async(rx: Receiver<u64>, party: usize, seed: u64) -> Did {
-    let mut rng = Rng::new(seed ^ (party as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let mut rng = party_rng(seed, party);
     let mut got = Vec::new();
     loop {
         let mut recv = pin!(rx.recv_async());

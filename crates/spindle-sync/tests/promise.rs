@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{BLOCKING, World, bounded, run_async, run_blocking, scaled};
+use common::{BLOCKING, World, bounded, run_async, run_async_pair, run_blocking, scaled};
 use spindle_core::fault::{self, Injector, Site};
 use spindle_exec::{Executor, ManualExecutor, Spawner, StealPool, spawn, wait};
 use spindle_sync::promise::{
@@ -144,24 +144,16 @@ fn value_and_error_are_delivered_in_blocking_worlds() {
 fn value_and_error_are_delivered_async() {
     let (value_promise, value_future) = promise::promise::<u32, u32>();
     let (error_promise, error_future) = promise::promise::<u32, u32>();
-    let promises = cell((value_promise, error_promise));
-    let futures = cell((value_future, error_future));
-    let results = run_async(2, move |party| {
-        let promises = Arc::clone(&promises);
-        let futures = Arc::clone(&futures);
-        async move {
-            if party == 0 {
-                let (value, error) = take(&promises);
-                value.set_value(1).unwrap();
-                error.set_error(2).unwrap();
-                None
-            } else {
-                let (value, error) = take(&futures);
-                Some((value.await, error.await))
-            }
-        }
-    });
-    assert_eq!(results[1], Some((Ok(1), Err(Error::Failed(2)))));
+    let ((), read) = run_async_pair(
+        (value_promise, error_promise),
+        (value_future, error_future),
+        |(value, error)| async move {
+            value.set_value(1).unwrap();
+            error.set_error(2).unwrap();
+        },
+        |(value, error)| async move { (value.await, error.await) },
+    );
+    assert_eq!(read, (Ok(1), Err(Error::Failed(2))));
 }
 
 #[test]
@@ -205,23 +197,16 @@ fn promise_dropped_unset_reads_as_broken_in_blocking_worlds() {
 fn promise_dropped_unset_reads_as_broken_async() {
     let (promise, future) = promise::promise::<u32, ()>();
     let (reader, announced) = announcing(future);
-    let reader = cell(reader);
-    let producer = cell((promise, announced));
-    let results = run_async(2, move |party| {
-        let reader = Arc::clone(&reader);
-        let producer = Arc::clone(&producer);
-        async move {
-            if party == 0 {
-                let (promise, announced) = take(&producer);
-                announced.await.unwrap();
-                drop(promise);
-                None
-            } else {
-                Some(take(&reader).await)
-            }
-        }
-    });
-    assert_eq!(results[1], Some(Err(Error::Broken)));
+    let ((), read) = run_async_pair(
+        (promise, announced),
+        reader,
+        |(promise, announced)| async move {
+            announced.await.unwrap();
+            drop(promise);
+        },
+        |reader| reader,
+    );
+    assert_eq!(read, Err(Error::Broken));
 }
 
 #[test]
@@ -305,29 +290,23 @@ fn producer_waiting_in_cancelled_wakes_when_the_reader_leaves_in_blocking_worlds
 fn producer_waiting_in_cancelled_wakes_when_the_reader_leaves_async() {
     let (promise, future) = promise::promise::<u32, ()>();
     let (announce, announced) = promise::promise::<(), ()>();
-    let producer = cell((promise, announce));
-    let reader = cell((future, announced));
-    let results = run_async(2, move |party| {
-        let producer = Arc::clone(&producer);
-        let reader = Arc::clone(&reader);
-        async move {
-            if party == 0 {
-                let (mut promise, announce) = take(&producer);
-                AnnounceWhenPending {
-                    inner: promise.cancelled_async(),
-                    announce: Some(announce),
-                }
-                .await;
-                promise.is_cancelled()
-            } else {
-                let (future, announced) = take(&reader);
-                announced.await.unwrap();
-                drop(future);
-                true
+    let (cancelled, ()) = run_async_pair(
+        (promise, announce),
+        (future, announced),
+        |(mut promise, announce)| async move {
+            AnnounceWhenPending {
+                inner: promise.cancelled_async(),
+                announce: Some(announce),
             }
-        }
-    });
-    assert_eq!(results, [true, true]);
+            .await;
+            promise.is_cancelled()
+        },
+        |(future, announced)| async move {
+            announced.await.unwrap();
+            drop(future);
+        },
+    );
+    assert!(cancelled);
 }
 
 #[test]
@@ -595,23 +574,17 @@ fn all_collects_every_value_in_order_in_blocking_worlds() {
 #[test]
 fn all_collects_every_value_in_order_async() {
     let (producers, futures) = promises::<usize, ()>(8);
-    let producers = cell(producers);
-    let reader = cell(futures);
-    let results = run_async(2, move |party| {
-        let producers = Arc::clone(&producers);
-        let reader = Arc::clone(&reader);
-        async move {
-            if party == 0 {
-                for (i, promise) in take(&producers).into_iter().enumerate().rev() {
-                    promise.set_value(i).unwrap();
-                }
-                None
-            } else {
-                Some(all(take(&reader)).await)
+    let ((), read) = run_async_pair(
+        producers,
+        futures,
+        |producers| async move {
+            for (i, promise) in producers.into_iter().enumerate().rev() {
+                promise.set_value(i).unwrap();
             }
-        }
-    });
-    assert_eq!(results[1], Some(Ok((0..8).collect())));
+        },
+        all,
+    );
+    assert_eq!(read, Ok((0..8).collect()));
 }
 
 #[test]
@@ -760,27 +733,21 @@ fn first_ok_collects_every_error_in_order_when_all_fail() {
 #[test]
 fn first_ok_async() {
     let (producers, futures) = promises::<u32, u32>(3);
-    let producers = cell(producers);
-    let reader = cell(futures);
-    let results = run_async(2, move |party| {
-        let producers = Arc::clone(&producers);
-        let reader = Arc::clone(&reader);
-        async move {
-            if party == 0 {
-                for (i, promise) in take(&producers).into_iter().enumerate() {
-                    if i == 2 {
-                        promise.set_value(30).unwrap();
-                    } else {
-                        promise.set_error(i as u32).unwrap();
-                    }
+    let ((), read) = run_async_pair(
+        producers,
+        futures,
+        |producers| async move {
+            for (i, promise) in producers.into_iter().enumerate() {
+                if i == 2 {
+                    promise.set_value(30).unwrap();
+                } else {
+                    promise.set_error(i as u32).unwrap();
                 }
-                None
-            } else {
-                Some(first_ok(take(&reader)).await)
             }
-        }
-    });
-    assert_eq!(results[1], Some(Ok(30)));
+        },
+        first_ok,
+    );
+    assert_eq!(read, Ok(30));
 }
 
 #[test]

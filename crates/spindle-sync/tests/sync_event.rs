@@ -4,13 +4,14 @@
 
 mod common;
 
-use std::pin::{Pin, pin};
+use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{
-    BLOCKING, World, counting_waker, install_faults, on_wake, poll, run_async, run_blocking, scaled,
+    BLOCKING, World, counting_waker, install_faults,
+    newcomer_between_wake_rounds_waits_for_the_next, poll, run_async, run_blocking, scaled,
 };
 use spindle_core::fault::{self};
 use spindle_sync::{Event, EventWaitFuture};
@@ -121,38 +122,12 @@ fn woken_wait_completes_even_if_reset_follows() {
 #[test]
 fn waiter_registered_after_reset_is_not_woken_by_the_earlier_set() {
     let event: &'static Event = Box::leak(Box::new(Event::new()));
-    type Slot = std::sync::Mutex<Option<Pin<Box<EventWaitFuture<'static>>>>>;
-    let newcomer: &'static Slot = Box::leak(Box::new(std::sync::Mutex::new(None)));
-    let (_, plain) = counting_waker();
-    let (newcomer_wakes, newcomer_waker) = counting_waker();
-    let meddler = on_wake(move || {
-        event.reset();
-        let mut wait = Box::pin(event.wait_async());
-        assert!(poll(wait.as_mut(), &newcomer_waker).is_pending());
-        *newcomer.lock().unwrap() = Some(wait);
-    });
-    // The first waiter's wake (round one) meddles; 40 more fill round two.
-    let mut first = Box::pin(event.wait_async());
-    assert!(poll(first.as_mut(), &meddler).is_pending());
-    let mut rest: Vec<_> = (0..40).map(|_| Box::pin(event.wait_async())).collect();
-    for wait in &mut rest {
-        assert!(poll(wait.as_mut(), &plain).is_pending());
-    }
-    event.set();
-    assert!(!event.is_set(), "the meddler reset it");
-    assert!(poll(first.as_mut(), &plain).is_ready());
-    for wait in &mut rest {
-        assert!(
-            poll(wait.as_mut(), &plain).is_ready(),
-            "an old waiter was missed"
-        );
-    }
-    let mut slot = newcomer.lock().unwrap();
-    let wait = slot.as_mut().expect("the meddler ran");
-    assert_eq!(newcomer_wakes.wakes(), 0);
-    assert!(poll(wait.as_mut(), &plain).is_pending());
-    event.set();
-    assert!(poll(wait.as_mut(), &plain).is_ready());
+    newcomer_between_wake_rounds_waits_for_the_next(
+        || event.wait_async(),
+        || event.reset(),
+        || event.set(),
+        || !event.is_set(),
+    );
 }
 
 #[test]

@@ -124,6 +124,32 @@ struct Starve {
     acquired: AtomicUsize,
 }
 
+impl Starve {
+    fn new() -> Arc<Self> {
+        Arc::new(Starve {
+            mutex: Mutex::new(()),
+            hog_done: AtomicBool::new(false),
+            acquired: AtomicUsize::new(0),
+        })
+    }
+
+    /// Whether the hog, which started at `start`, has hogged long enough.
+    fn hog_may_stop(&self, start: Instant) -> bool {
+        start.elapsed() >= WINDOW || self.acquired.load(Ordering::SeqCst) >= ENOUGH
+    }
+
+    /// The waiter got the lock, having asked at `asked`: records the wait
+    /// into `waits`, or returns `false` once the hog is done.
+    fn got_it(&self, asked: Instant, waits: &mut Vec<Duration>) -> bool {
+        if self.hog_done.load(Ordering::SeqCst) {
+            return false;
+        }
+        waits.push(asked.elapsed());
+        self.acquired.fetch_add(1, Ordering::SeqCst);
+        true
+    }
+}
+
 /// The hog stops once the waiter got the lock [`ENOUGH`] times, or after
 /// this long (a starved waiter never gets there; a loaded machine only
 /// slows a healthy one down).
@@ -170,11 +196,7 @@ fn assert_not_starved(world: World, waits: &[Duration]) {
 #[test]
 fn a_waiter_is_not_starved_by_a_hog_that_relocks_at_once() {
     for world in BLOCKING {
-        let starve = Arc::new(Starve {
-            mutex: Mutex::new(()),
-            hog_done: AtomicBool::new(false),
-            acquired: AtomicUsize::new(0),
-        });
+        let starve = Starve::new();
         let mut waits = run_blocking(world, 2, move |party| {
             let mut waits = Vec::new();
             if party == 0 {
@@ -182,8 +204,7 @@ fn a_waiter_is_not_starved_by_a_hog_that_relocks_at_once() {
                 loop {
                     let guard = starve.mutex.lock();
                     busy(HOLD);
-                    let over = start.elapsed() >= WINDOW
-                        || starve.acquired.load(Ordering::SeqCst) >= ENOUGH;
+                    let over = starve.hog_may_stop(start);
                     drop(guard);
                     if over {
                         break;
@@ -193,13 +214,11 @@ fn a_waiter_is_not_starved_by_a_hog_that_relocks_at_once() {
             } else {
                 loop {
                     busy(AWAY);
-                    let start = Instant::now();
+                    let asked = Instant::now();
                     let _guard = starve.mutex.lock();
-                    if starve.hog_done.load(Ordering::SeqCst) {
+                    if !starve.got_it(asked, &mut waits) {
                         break;
                     }
-                    waits.push(start.elapsed());
-                    starve.acquired.fetch_add(1, Ordering::SeqCst);
                 }
             }
             waits
@@ -211,11 +230,7 @@ fn a_waiter_is_not_starved_by_a_hog_that_relocks_at_once() {
     // section: a task that never returns `Pending` keeps the task it wakes
     // (queued in its worker's next slot) from running at all, which is the
     // executor's business, not the mutex's.
-    let starve = Arc::new(Starve {
-        mutex: Mutex::new(()),
-        hog_done: AtomicBool::new(false),
-        acquired: AtomicUsize::new(0),
-    });
+    let starve = Starve::new();
     let mut waits = run_async(2, move |party| {
         let starve = Arc::clone(&starve);
         async move {
@@ -226,8 +241,7 @@ fn a_waiter_is_not_starved_by_a_hog_that_relocks_at_once() {
                     let guard = starve.mutex.lock_async().await;
                     busy(HOLD);
                     yield_now().await;
-                    let over = start.elapsed() >= WINDOW
-                        || starve.acquired.load(Ordering::SeqCst) >= ENOUGH;
+                    let over = starve.hog_may_stop(start);
                     drop(guard);
                     if over {
                         break;
@@ -238,13 +252,11 @@ fn a_waiter_is_not_starved_by_a_hog_that_relocks_at_once() {
                 loop {
                     busy(AWAY);
                     yield_now().await;
-                    let start = Instant::now();
+                    let asked = Instant::now();
                     let _guard = starve.mutex.lock_async().await;
-                    if starve.hog_done.load(Ordering::SeqCst) {
+                    if !starve.got_it(asked, &mut waits) {
                         break;
                     }
-                    waits.push(start.elapsed());
-                    starve.acquired.fetch_add(1, Ordering::SeqCst);
                 }
             }
             waits

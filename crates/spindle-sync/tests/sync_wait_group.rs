@@ -5,13 +5,14 @@
 mod common;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::{Pin, pin};
+use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{
-    BLOCKING, World, counting_waker, install_faults, on_wake, poll, run_async, run_blocking, scaled,
+    BLOCKING, World, counting_waker, install_faults,
+    newcomer_between_wake_rounds_waits_for_the_next, poll, run_async, run_blocking, scaled,
 };
 use spindle_core::fault::{self};
 use spindle_sync::{WaitGroup, WaitGroupGuard, WaitGroupWaitFuture};
@@ -125,38 +126,13 @@ fn wait_blocks_until_the_last_done() {
 #[test]
 fn waiter_of_a_new_round_is_not_woken_by_the_previous_zero() {
     let group: &'static WaitGroup = Box::leak(Box::new(WaitGroup::new()));
-    type Slot = std::sync::Mutex<Option<Pin<Box<WaitGroupWaitFuture<'static>>>>>;
-    let newcomer: &'static Slot = Box::leak(Box::new(std::sync::Mutex::new(None)));
-    let (_, plain) = counting_waker();
-    let (newcomer_wakes, newcomer_waker) = counting_waker();
-    let meddler = on_wake(move || {
-        group.add(1);
-        let mut wait = Box::pin(group.wait_async());
-        assert!(poll(wait.as_mut(), &newcomer_waker).is_pending());
-        *newcomer.lock().unwrap() = Some(wait);
-    });
     group.add(1);
-    let mut first = Box::pin(group.wait_async());
-    assert!(poll(first.as_mut(), &meddler).is_pending());
-    let mut rest: Vec<_> = (0..40).map(|_| Box::pin(group.wait_async())).collect();
-    for wait in &mut rest {
-        assert!(poll(wait.as_mut(), &plain).is_pending());
-    }
-    group.done();
-    assert_eq!(group.count(), 1, "the meddler started a round");
-    assert!(poll(first.as_mut(), &plain).is_ready());
-    for wait in &mut rest {
-        assert!(
-            poll(wait.as_mut(), &plain).is_ready(),
-            "an old waiter was missed"
-        );
-    }
-    let mut slot = newcomer.lock().unwrap();
-    let wait = slot.as_mut().expect("the meddler ran");
-    assert_eq!(newcomer_wakes.wakes(), 0);
-    assert!(poll(wait.as_mut(), &plain).is_pending());
-    group.done();
-    assert!(poll(wait.as_mut(), &plain).is_ready());
+    newcomer_between_wake_rounds_waits_for_the_next(
+        || group.wait_async(),
+        || group.add(1),
+        || group.done(),
+        || group.count() == 1,
+    );
 }
 
 #[test]

@@ -29,5 +29,5 @@ pub(crate) mod thread {
 
 /// Cells whose accesses loom can check.
 pub(crate) mod cell {
-    pub(crate) use loom::cell::UnsafeCell;
+    pub use loom::cell::UnsafeCell;
 }

@@ -1,5 +1,6 @@
 //! The one door through which atomics, cells, spin hints and thread yields
-//! enter this crate.
+//! enter this crate (its `cell` is also the one the crates above use:
+//! `spindle_core::cell`).
 //!
 //! Under `--cfg loom` every item here is loom's model of it, so the loom
 //! tests explore the interleavings of the real code; otherwise the items are

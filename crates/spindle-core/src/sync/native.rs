@@ -28,18 +28,18 @@ pub(crate) mod cell {
     /// same code compiles against both backends.
     #[derive(Debug, Default)]
     #[repr(transparent)]
-    pub(crate) struct UnsafeCell<T: ?Sized>(core::cell::UnsafeCell<T>);
+    pub struct UnsafeCell<T: ?Sized>(core::cell::UnsafeCell<T>);
 
     impl<T> UnsafeCell<T> {
         /// Wraps `value`.
         #[inline]
-        pub(crate) const fn new(value: T) -> Self {
+        pub const fn new(value: T) -> Self {
             Self(core::cell::UnsafeCell::new(value))
         }
 
         /// Unwraps the value.
         #[inline]
-        pub(crate) fn into_inner(self) -> T {
+        pub fn into_inner(self) -> T {
             self.0.into_inner()
         }
     }
@@ -47,13 +47,13 @@ pub(crate) mod cell {
     impl<T: ?Sized> UnsafeCell<T> {
         /// Calls `f` with a pointer for reading the value.
         #[inline]
-        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        pub fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
             f(self.0.get())
         }
 
         /// Calls `f` with a pointer for writing the value.
         #[inline]
-        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        pub fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
             f(self.0.get())
         }
     }

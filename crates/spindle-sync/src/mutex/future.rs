@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use spindle_core::fault::{self, Site};
 
-use super::{LOCKED, Mutex, MutexGuard, QUEUED};
+use super::{Mutex, MutexGuard, QUEUED};
 use crate::loom::atomic::{AtomicBool, Ordering};
 use crate::wait::Wait;
 
@@ -139,20 +139,10 @@ impl<T: ?Sized> Mutex<T> {
         // comes after it in `state`'s order sees `QUEUED` and takes the
         // slow path (which needs the list's lock, released only once we
         // are linked).
-        let mut state = self.state.fetch_or(QUEUED, Ordering::AcqRel) | QUEUED;
-        while state & LOCKED == 0 {
-            match self.state.compare_exchange_weak(
-                state,
-                state | LOCKED,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => {
-                    self.clear_queued_if_empty(&waiters);
-                    return true;
-                }
-                Err(now) => state = now,
-            }
+        let state = self.state.fetch_or(QUEUED, Ordering::AcqRel) | QUEUED;
+        if self.lock_if_free(state).is_ok() {
+            self.clear_queued_if_empty(&waiters);
+            return true;
         }
         wait.enqueue(&mut waiters, waker);
         false

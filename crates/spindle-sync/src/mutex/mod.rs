@@ -311,7 +311,17 @@ impl<T: ?Sized> Mutex<T> {
     /// Takes the lock if it is free, queued waiters or not (a barge).
     #[inline]
     fn try_acquire(&self) -> Option<MutexGuard<'_, T>> {
-        let mut state = self.state.load(Ordering::Relaxed);
+        self.lock_if_free(self.state.load(Ordering::Relaxed))
+            .ok()
+            // SAFETY: we set `LOCKED`.
+            .map(|()| unsafe { MutexGuard::new(self) })
+    }
+
+    /// Sets `LOCKED` while it is clear, starting from `state`, a recent
+    /// value of the word: `Ok` if it set it (the caller owns the lock
+    /// then), or the value it found `LOCKED` in.
+    #[inline]
+    fn lock_if_free(&self, mut state: u8) -> Result<(), u8> {
         while state & LOCKED == 0 {
             match self.state.compare_exchange_weak(
                 state,
@@ -319,12 +329,11 @@ impl<T: ?Sized> Mutex<T> {
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
-                // SAFETY: we set `LOCKED`.
-                Ok(_) => return Some(unsafe { MutexGuard::new(self) }),
+                Ok(_) => return Ok(()),
                 Err(now) => state = now,
             }
         }
-        None
+        Err(state)
     }
 
     /// Takes the lock, spinning a bounded while if it is held and nobody
@@ -337,19 +346,9 @@ impl<T: ?Sized> Mutex<T> {
         let mut steps = 0;
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
-            if state & LOCKED == 0 {
-                match self.state.compare_exchange_weak(
-                    state,
-                    state | LOCKED,
-                    Ordering::Acquire,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => return true,
-                    Err(now) => {
-                        state = now;
-                        continue;
-                    }
-                }
+            match self.lock_if_free(state) {
+                Ok(()) => return true,
+                Err(now) => state = now,
             }
             if state & QUEUED != 0 || steps == STEPS {
                 return false;

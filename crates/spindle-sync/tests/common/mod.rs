@@ -13,7 +13,10 @@ mod faults;
 mod wakers;
 
 pub use faults::{EveryOther, install_faults};
-pub use wakers::{Counter, Manual, OnWake, counting_waker, noop_waker, on_wake, poll};
+pub use wakers::{
+    Counter, Manual, OnWake, counting_waker, newcomer_between_wake_rounds_waits_for_the_next,
+    noop_waker, on_wake, poll,
+};
 
 /// Long enough for any healthy run on a loaded CI machine; a lost wake-up
 /// hangs for ever instead.
@@ -85,6 +88,29 @@ where
             threads.into_iter().map(|t| t.join().unwrap()).collect()
         }
         World::Async => panic!("run_blocking runs fibers or threads; use run_async"),
+    })
+}
+
+/// Runs `first(a)` and `second(b)` as two async tasks on a two-worker
+/// pool, each owning its value, and returns both outputs.
+pub fn run_async_pair<A, B, FA, FB>(
+    a: A,
+    b: B,
+    first: impl FnOnce(A) -> FA,
+    second: impl FnOnce(B) -> FB,
+) -> (FA::Output, FB::Output)
+where
+    FA: Future + Send + 'static,
+    FB: Future + Send + 'static,
+    FA::Output: Send + 'static,
+    FB::Output: Send + 'static,
+{
+    let (first, second) = (first(a), second(b));
+    bounded("async", move || {
+        let pool = StealPool::new(WORKERS).unwrap();
+        let first = spawn(&pool, first);
+        let second = spawn(&pool, second);
+        (wait(first).unwrap(), wait(second).unwrap())
     })
 }
 

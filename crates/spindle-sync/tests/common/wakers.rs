@@ -95,3 +95,49 @@ impl<F: Future> Manual<F> {
         self.wakes() > self.seen
     }
 }
+
+/// A wake-all that wakes in rounds (calling wakers with its lock released)
+/// wakes every waiter that was there when it began, and none that came
+/// between two rounds: the first waiter's waker starts a new round
+/// (`rearm`) and registers a newcomer, 40 more waiters fill the second
+/// round. `release` wakes all; `rearmed` tells that the rearm took.
+pub fn newcomer_between_wake_rounds_waits_for_the_next<F>(
+    wait: impl Fn() -> F + Copy + Send + Sync + 'static,
+    rearm: impl Fn() + Send + Sync + 'static,
+    release: impl Fn(),
+    rearmed: impl Fn() -> bool,
+) where
+    F: Future + Send + 'static,
+{
+    type Slot<F> = std::sync::Mutex<Option<Pin<Box<F>>>>;
+    let newcomer: &'static Slot<F> = Box::leak(Box::new(std::sync::Mutex::new(None)));
+    let (_, plain) = counting_waker();
+    let (newcomer_wakes, newcomer_waker) = counting_waker();
+    let meddler = on_wake(move || {
+        rearm();
+        let mut waiting = Box::pin(wait());
+        assert!(poll(waiting.as_mut(), &newcomer_waker).is_pending());
+        *newcomer.lock().unwrap() = Some(waiting);
+    });
+    let mut first = Box::pin(wait());
+    assert!(poll(first.as_mut(), &meddler).is_pending());
+    let mut rest: Vec<_> = (0..40).map(|_| Box::pin(wait())).collect();
+    for waiting in &mut rest {
+        assert!(poll(waiting.as_mut(), &plain).is_pending());
+    }
+    release();
+    assert!(rearmed(), "the meddler started a new round");
+    assert!(poll(first.as_mut(), &plain).is_ready());
+    for waiting in &mut rest {
+        assert!(
+            poll(waiting.as_mut(), &plain).is_ready(),
+            "an old waiter was missed"
+        );
+    }
+    let mut slot = newcomer.lock().unwrap();
+    let waiting = slot.as_mut().expect("the meddler ran");
+    assert_eq!(newcomer_wakes.wakes(), 0);
+    assert!(poll(waiting.as_mut(), &plain).is_pending());
+    release();
+    assert!(poll(waiting.as_mut(), &plain).is_ready());
+}
