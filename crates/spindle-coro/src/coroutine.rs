@@ -501,24 +501,59 @@ impl<I, Y> Suspender<I, Y> {
     /// of everything on the stack run.
     #[inline]
     pub fn suspend(&self, value: Y) -> I {
+        // SAFETY: the switch comes right after `before_switch`, and
+        // `after_switch` right after it, with what it returned.
+        unsafe {
+            let token = self.before_switch(value);
+            let arg = arch::suspend(self.base);
+            self.after_switch(token, arg)
+        }
+    }
+
+    /// What every suspension does before its switch: checks the stack,
+    /// hands `value` out and tells the sanitizer; returns its token.
+    ///
+    /// # Safety
+    /// Called by the coroutine itself, while it runs, right before it
+    /// switches out.
+    #[inline(always)]
+    unsafe fn before_switch(&self, value: Y) -> sanitizer::Token {
         let canary = self.canary.get();
         if !canary.is_null() {
             self.check_unguarded_or_unwinding(canary);
         }
         // SAFETY: `transfer` is the exchange area of the resume that runs
         // us, alive while we run; we write our value, then switch.
-        let next = unsafe {
+        unsafe {
             (*self.transfer.get()).yielded.write(value);
-            let token = self
-                .sanitizer
-                .before_suspend(&(*self.transfer.get()).sanitizer);
-            let arg = arch::suspend(self.base);
+            self.sanitizer
+                .before_suspend(&(*self.transfer.get()).sanitizer)
+        }
+    }
+
+    /// What every suspension does after its switch: tells the sanitizer,
+    /// takes the new resume's exchange area, and returns its input (or
+    /// unwinds, when the coroutine is dropped).
+    ///
+    /// # Safety
+    /// Called right after the switch of a suspension that `before_switch`
+    /// began (its `token`), with the `arg` of the resume that runs us now.
+    #[inline(always)]
+    unsafe fn after_switch(&self, token: sanitizer::Token, arg: usize) -> I {
+        // SAFETY: as the caller promises.
+        let next = unsafe {
             self.sanitizer.after_suspend(token);
             let (transfer, next) = receive(arg);
             self.transfer.set(transfer);
             next
         };
-        self.take(next)
+        match next {
+            Inbound::Resume(input) => input,
+            Inbound::Unwind => {
+                self.canary.set(UNWINDING);
+                panic::resume_unwind(Box::new(ForcedUnwind))
+            }
+        }
     }
 
     /// The first half of a [`suspend`](Self::suspend) whose switch the
@@ -546,19 +581,9 @@ impl<I, Y> Suspender<I, Y> {
         if !SPLIT_SUSPEND {
             split_suspend_unsupported();
         }
-        let canary = self.canary.get();
-        if !canary.is_null() {
-            self.check_unguarded_or_unwinding(canary);
-        }
-        // SAFETY: as in `suspend`, up to the switch, which the caller
-        // makes right after this returns.
-        unsafe {
-            (*self.transfer.get()).yielded.write(value);
-            let token = self
-                .sanitizer
-                .before_suspend(&(*self.transfer.get()).sanitizer);
-            self.split.set(Some(token));
-        }
+        // SAFETY: the caller switches right after this returns.
+        let token = unsafe { self.before_switch(value) };
+        self.split.set(Some(token));
         self.base
     }
 
@@ -576,27 +601,8 @@ impl<I, Y> Suspender<I, Y> {
             .split
             .take()
             .expect("spindle: `end_suspend` without `begin_suspend`");
-        // SAFETY: as in `suspend`, after the switch: `arg` came from the
-        // resume that runs us now.
-        let next = unsafe {
-            self.sanitizer.after_suspend(token);
-            let (transfer, next) = receive(arg);
-            self.transfer.set(transfer);
-            next
-        };
-        self.take(next)
-    }
-
-    /// What a suspension returns for the inbound message `next`.
-    #[inline(always)]
-    fn take(&self, next: Inbound<I>) -> I {
-        match next {
-            Inbound::Resume(input) => input,
-            Inbound::Unwind => {
-                self.canary.set(UNWINDING);
-                panic::resume_unwind(Box::new(ForcedUnwind))
-            }
-        }
+        // SAFETY: right after the switch `begin_suspend` began.
+        unsafe { self.after_switch(token, arg) }
     }
 }
 
