@@ -15,9 +15,9 @@ pub(crate) use std::{hint, thread};
 /// Atomic types and orderings.
 pub(crate) mod atomic {
     #[cfg(not(loom))]
-    pub(crate) use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+    pub(crate) use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering, fence};
     #[cfg(loom)]
-    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering, fence};
 }
 
 /// Cells whose accesses loom can check (spindle-core's shim).

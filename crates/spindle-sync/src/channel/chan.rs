@@ -2,6 +2,29 @@
 //! under one spin lock, and the operations on it that the senders,
 //! receivers and `select` build on.
 //!
+//! A `bounded(n)` channel keeps its messages in a lock-free [`Ring`]
+//! instead, and while nobody waits (and nothing below calls for the lock)
+//! its senders and receivers use the ring without taking the lock: the
+//! fast path. The lock's `buffer` then only holds messages given back
+//! (invariant 3).
+//!
+//! # The fast path and waiters
+//!
+//! `slow` says whether the fast path is closed: a bit per reason (a queued
+//! receiver, a queued sender, a given-back message, a disconnection),
+//! updated under the lock. A fast operation reads it before (a hint) and,
+//! after changing the ring, again; a waiter sets it before it checks the
+//! ring once more. A `SeqCst` fence sits between the store and the load
+//! on both sides, so at least one sees the other, as in Dekker's
+//! algorithm:
+//!
+//! - a receiver about to wait sets `slow`, then checks the ring; a sender
+//!   that pushed checks `slow`: either the receiver sees the message, or
+//!   the sender sees `slow` and wakes a receiver (under the lock);
+//! - likewise a sender about to wait for room, and a receiver that popped;
+//! - a disconnection sets `slow`, then drains the ring; a sender that
+//!   pushed meanwhile sees `slow` and drains it itself.
+//!
 //! # Invariants (under the lock)
 //!
 //! 1. A receiver waits only while the buffer is empty, and a sender that
@@ -24,10 +47,13 @@
 use core::task::Waker;
 use std::collections::VecDeque;
 
-use spindle_core::{SpinLock, SpinLockGuard};
+use core::ops::{Deref, DerefMut};
+
+use spindle_core::{CachePadded, SpinLock, SpinLockGuard};
 
 use super::error::{TryRecvError, TrySendError};
-use crate::loom::atomic::{AtomicUsize, Ordering};
+use super::ring::Ring;
+use crate::loom::atomic::{AtomicUsize, Ordering, fence};
 use crate::loom::cell::UnsafeCell;
 use crate::wait::{self, WaitList, WakeBatch};
 
@@ -66,6 +92,7 @@ impl<T> Slot<T> {
 
 /// What the lock guards.
 pub(crate) struct State<T> {
+    /// The messages, or, with a ring, the given-back ones (read first).
     pub(crate) buffer: VecDeque<T>,
     /// Receivers waiting for a message (invariant 1).
     pub(crate) receivers: WaitList<Slot<T>>,
@@ -75,11 +102,71 @@ pub(crate) struct State<T> {
     senders_gone: bool,
     /// Every receiver is gone.
     receivers_gone: bool,
+    /// The `slow` bits last stored.
+    published: usize,
+}
+
+/// `slow` bits: why the fast path is closed.
+const RECEIVER_WAITS: usize = 1;
+const SENDER_WAITS: usize = 2;
+const GIVEN_BACK: usize = 4;
+const DISCONNECTED: usize = 8;
+
+impl<T> State<T> {
+    fn slow_bits(&self) -> usize {
+        let mut bits = 0;
+        if !self.receivers.is_empty() {
+            bits |= RECEIVER_WAITS;
+        }
+        if !self.senders.is_empty() {
+            bits |= SENDER_WAITS;
+        }
+        if !self.buffer.is_empty() {
+            bits |= GIVEN_BACK;
+        }
+        if self.senders_gone || self.receivers_gone {
+            bits |= DISCONNECTED;
+        }
+        bits
+    }
+}
+
+/// The lock's guard; on drop it updates `slow` to what the state now
+/// calls for (opening the fast path once nothing needs the lock).
+pub(crate) struct Locked<'a, T> {
+    chan: &'a Chan<T>,
+    guard: SpinLockGuard<'a, State<T>>,
+}
+
+impl<T> Deref for Locked<'_, T> {
+    type Target = State<T>;
+    #[inline]
+    fn deref(&self) -> &State<T> {
+        &self.guard
+    }
+}
+
+impl<T> DerefMut for Locked<'_, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut State<T> {
+        &mut self.guard
+    }
+}
+
+impl<T> Drop for Locked<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        self.chan.publish(&mut self.guard);
+    }
 }
 
 /// One channel, shared by its senders and receivers.
 pub(crate) struct Chan<T> {
     state: SpinLock<State<T>>,
+    /// A bounded channel's messages (see the module docs).
+    ring: Option<Ring<T>>,
+    /// Why the fast path is closed (bits; see the module docs).
+    slow: CachePadded<AtomicUsize>,
     /// Buffer capacity: 0 for rendezvous, `usize::MAX` for unbounded.
     cap: usize,
     sender_count: AtomicUsize,
@@ -89,21 +176,21 @@ pub(crate) struct Chan<T> {
 impl<T> Chan<T> {
     /// A channel with one sender and one receiver counted.
     pub(crate) fn new(cap: usize) -> Self {
-        // A bounded buffer is allocated once, up front; an unbounded one
-        // grows.
-        let buffer = if cap == usize::MAX {
-            VecDeque::new()
-        } else {
-            VecDeque::with_capacity(cap)
-        };
+        // A bounded channel's ring is allocated once, up front; an
+        // unbounded buffer grows; a rendezvous channel's holds only
+        // given-back messages.
+        let ring = (cap != 0 && cap != usize::MAX).then(|| Ring::new(cap));
         Chan {
             state: SpinLock::new(State {
-                buffer,
+                buffer: VecDeque::new(),
                 receivers: WaitList::new(),
                 senders: WaitList::new(),
                 senders_gone: false,
                 receivers_gone: false,
+                published: 0,
             }),
+            ring,
+            slow: CachePadded::new(AtomicUsize::new(0)),
             cap,
             sender_count: AtomicUsize::new(1),
             receiver_count: AtomicUsize::new(1),
@@ -111,8 +198,141 @@ impl<T> Chan<T> {
     }
 
     #[inline]
-    pub(crate) fn lock(&self) -> SpinLockGuard<'_, State<T>> {
-        self.state.lock()
+    pub(crate) fn lock(&self) -> Locked<'_, T> {
+        Locked {
+            chan: self,
+            guard: self.state.lock(),
+        }
+    }
+
+    /// Stores the `slow` bits `state` calls for, if they changed (a ring
+    /// channel's only). `Relaxed`: the fast path reads them as a hint, and
+    /// the checks that count follow a fence (`close_fast_path`).
+    #[inline]
+    fn publish(&self, state: &mut State<T>) {
+        if self.ring.is_some() {
+            let bits = state.slow_bits();
+            if bits != state.published {
+                state.published = bits;
+                self.slow.store(bits, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Publishes `slow`, then fences, before the caller looks at the ring
+    /// again (see the module docs).
+    #[inline]
+    fn close_fast_path(&self, state: &mut State<T>) {
+        self.publish(state);
+        fence(Ordering::SeqCst);
+    }
+
+    /// After a fast push or pop: whether `slow` is set (see the module
+    /// docs).
+    #[inline]
+    fn slow_after_fast_op(&self) -> bool {
+        fence(Ordering::SeqCst);
+        self.slow.load(Ordering::Relaxed) != 0
+    }
+
+    /// Sends without the lock if the fast path is open and the ring has
+    /// room; otherwise hands the message back.
+    #[inline]
+    pub(crate) fn try_send_fast(&self, value: T) -> Result<(), T> {
+        let Some(ring) = &self.ring else {
+            return Err(value);
+        };
+        // `Relaxed`: a hint; the check that counts comes after the push.
+        if self.slow.load(Ordering::Relaxed) != 0 {
+            return Err(value);
+        }
+        ring.push(value)?;
+        if self.slow_after_fast_op() {
+            self.pushed_while_slow(ring);
+        }
+        Ok(())
+    }
+
+    /// A fast send found `slow` set after its push: a receiver may have
+    /// started waiting without seeing the message, or every receiver may
+    /// be gone.
+    #[cold]
+    fn pushed_while_slow(&self, ring: &Ring<T>) {
+        let mut state = self.lock();
+        if state.receivers_gone {
+            // The disconnection drained the ring before this push landed:
+            // nobody can receive it (as if the receiver had gone just
+            // after the send).
+            let mut orphans = VecDeque::new();
+            while let Some(value) = ring.pop() {
+                orphans.push_back(value);
+            }
+            drop(state);
+            drop(orphans);
+            return;
+        }
+        let waker = self.wake_receiver_for_ring(&mut state);
+        drop(state);
+        wait::wake(waker);
+    }
+
+    /// Receives without the lock if the fast path is open and the ring
+    /// holds a message.
+    #[inline]
+    pub(crate) fn try_recv_fast(&self) -> Option<T> {
+        let ring = self.ring.as_ref()?;
+        // `Relaxed`: a hint, as in `try_send_fast`.
+        if self.slow.load(Ordering::Relaxed) != 0 {
+            return None;
+        }
+        let value = ring.pop()?;
+        if self.slow_after_fast_op() {
+            self.popped_while_slow();
+        }
+        Some(value)
+    }
+
+    /// A fast receive found `slow` set after its pop: a sender may wait
+    /// for the room it made.
+    #[cold]
+    fn popped_while_slow(&self) {
+        let mut state = self.lock();
+        let waker = self.wake_sender_for_room(&mut state);
+        drop(state);
+        wait::wake(waker);
+    }
+
+    /// Wakes a waiting receiver (with nothing handed over: it tries again)
+    /// if the ring holds a message.
+    fn wake_receiver_for_ring(&self, state: &mut State<T>) -> Option<Waker> {
+        let ring = self.ring.as_ref()?;
+        if state.receivers.is_empty() || ring.is_empty() {
+            return None;
+        }
+        state.receivers.notify_one(|_| {})
+    }
+
+    /// Wakes a waiting sender if there is room.
+    fn wake_sender_for_room(&self, state: &mut State<T>) -> Option<Waker> {
+        if state.senders.is_empty() || !self.has_room(state) {
+            return None;
+        }
+        state.senders.notify_one(|()| {})
+    }
+
+    /// Whether a message fits (not counting a hand-off to a receiver).
+    #[inline]
+    fn has_room(&self, state: &State<T>) -> bool {
+        match &self.ring {
+            Some(ring) => !ring.is_full(),
+            None => state.buffer.len() < self.cap,
+        }
+    }
+
+    /// Whether nothing is buffered.
+    #[inline]
+    fn is_empty(&self, state: &State<T>) -> bool {
+        state.buffer.is_empty() && self.ring.as_ref().is_none_or(Ring::is_empty)
     }
 
     pub(crate) fn capacity(&self) -> Option<usize> {
@@ -131,7 +351,13 @@ impl<T> Chan<T> {
             return Err(TrySendError::Disconnected(value));
         }
         let mut value = Some(value);
-        if !state.receivers.is_empty() {
+        // A waiting receiver means nothing is buffered (invariant 1),
+        // unless a fast send is pushing (it then wakes a receiver): the
+        // message goes behind that one, to keep each sender's order.
+        if !state.receivers.is_empty()
+            && state.buffer.is_empty()
+            && self.ring.as_ref().is_none_or(Ring::is_drained)
+        {
             let waker = state.receivers.notify_one(|slot| {
                 if let Some(value) = value.take() {
                     // SAFETY: a `notify_one` delivery.
@@ -143,11 +369,18 @@ impl<T> Chan<T> {
             }
         }
         let value = value.expect("a message that was not handed over is still here");
-        if state.buffer.len() < self.cap {
-            state.buffer.push_back(value);
-            Ok(None)
-        } else {
-            Err(TrySendError::Full(value))
+        match &self.ring {
+            Some(ring) => match ring.push(value) {
+                // A receiver that started waiting since the check above
+                // did not get the message: wake one to take it.
+                Ok(()) => Ok(self.wake_receiver_for_ring(state)),
+                Err(value) => Err(TrySendError::Full(value)),
+            },
+            None if state.buffer.len() < self.cap => {
+                state.buffer.push_back(value);
+                Ok(None)
+            }
+            None => Err(TrySendError::Full(value)),
         }
     }
 
@@ -158,44 +391,60 @@ impl<T> Chan<T> {
         &self,
         state: &mut State<T>,
     ) -> Result<(T, Option<Waker>), TryRecvError> {
-        match state.buffer.pop_front() {
-            Some(value) => {
-                let room = state.buffer.len() < self.cap;
-                let waker = if room && !state.senders.is_empty() {
-                    state.senders.notify_one(|()| {})
-                } else {
-                    None
-                };
-                Ok((value, waker))
-            }
+        let value = match state.buffer.pop_front() {
+            Some(value) => Some(value),
+            None => self.ring.as_ref().and_then(Ring::pop),
+        };
+        match value {
+            Some(value) => Ok((value, self.wake_sender_for_room(state))),
             None if state.senders_gone => Err(TryRecvError::Disconnected),
             None => Err(TryRecvError::Empty),
         }
     }
 
     /// Whether a receive would complete now (a message, or disconnected).
-    pub(crate) fn can_recv(state: &State<T>) -> bool {
-        !state.buffer.is_empty() || state.senders_gone
+    pub(crate) fn can_recv(&self, state: &State<T>) -> bool {
+        !self.is_empty(state) || state.senders_gone
     }
 
     /// Whether a send may complete now (room, a waiting receiver, or
     /// disconnected). May say yes wrongly when every waiting receiver is
     /// stale; `send_locked` then reports `Full`.
     pub(crate) fn can_send(&self, state: &State<T>) -> bool {
-        state.receivers_gone || state.buffer.len() < self.cap || !state.receivers.is_empty()
+        state.receivers_gone || self.has_room(state) || !state.receivers.is_empty()
     }
 
-    /// A receiver is about to wait, so the buffer is empty: a waiting
-    /// sender can send now (into the room, or, rendezvous, to this
-    /// receiver), so one is woken to try. *Needed because a woken sender
-    /// may have handed its message to a receiver instead of filling the
-    /// room it was woken for, leaving the next sender waiting with room.*
+    /// A receiver has just queued, having found nothing buffered. It
+    /// closes the fast path, then looks again: a message a fast send
+    /// pushed meanwhile wakes a receiver (maybe this one) to take it.
+    /// Otherwise a waiting sender can send now (into the room, or,
+    /// rendezvous, to this receiver), so one is woken to try. *Needed
+    /// because a woken sender may have handed its message to a receiver
+    /// instead of filling the room it was woken for, leaving the next
+    /// sender waiting with room.*
     #[inline]
-    pub(crate) fn receiver_arrives(&self, state: &mut State<T>) -> Option<Waker> {
+    pub(crate) fn receiver_queued(&self, state: &mut State<T>) -> Option<Waker> {
+        self.close_fast_path(state);
+        if let Some(waker) = self.wake_receiver_for_ring(state) {
+            return Some(waker);
+        }
         if state.senders.is_empty() {
             None
         } else {
             state.senders.notify_one(|()| {})
+        }
+    }
+
+    /// A sender has just queued, having found no room. It closes the fast
+    /// path, then looks again: room a fast receive made meanwhile wakes a
+    /// sender (maybe this one) to use it.
+    #[inline]
+    pub(crate) fn sender_queued(&self, state: &mut State<T>) -> Option<Waker> {
+        self.close_fast_path(state);
+        if self.ring.is_some() {
+            self.wake_sender_for_room(state)
+        } else {
+            None
         }
     }
 
@@ -235,7 +484,8 @@ impl<T> Chan<T> {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.lock().buffer.len()
+        let given_back = self.lock().buffer.len();
+        given_back + self.ring.as_ref().map_or(0, Ring::len)
     }
 
     pub(crate) fn add_sender(&self) {
@@ -273,6 +523,17 @@ impl<T> Chan<T> {
         }
     }
 
+    /// Closes the fast path, then takes what the ring holds (in that
+    /// order: see the module docs).
+    fn drain_ring(&self, state: &mut State<T>, orphans: &mut VecDeque<T>) {
+        if let Some(ring) = &self.ring {
+            self.close_fast_path(state);
+            while let Some(value) = ring.pop() {
+                orphans.push_back(value);
+            }
+        }
+    }
+
     /// Marks one side gone and wakes everyone waiting on either list (each
     /// sees the disconnection when it polls), in batches, outside the lock.
     fn disconnect(&self, mark: impl FnOnce(&mut State<T>) -> Option<VecDeque<T>>) {
@@ -280,7 +541,11 @@ impl<T> Chan<T> {
         let mut state = self.lock();
         // Dropped after the lock is released: a message's destructor may
         // use this very channel.
-        let orphans = mark(&mut state);
+        let mut orphans = mark(&mut state);
+        if let Some(orphans) = &mut orphans {
+            self.drain_ring(&mut state, orphans);
+        }
+        self.publish(&mut state);
         loop {
             let more =
                 state.receivers.notify_all(&mut batch) | state.senders.notify_all(&mut batch);

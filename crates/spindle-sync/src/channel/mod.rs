@@ -122,6 +122,7 @@ use channel_end;
 mod chan;
 mod error;
 mod receiver;
+mod ring;
 mod select;
 mod sender;
 

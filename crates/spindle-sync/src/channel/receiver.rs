@@ -108,7 +108,11 @@ impl<T> Receiver<T> {
         }
     }
 
+    #[inline]
     fn recv_now(&self) -> Result<T, TryRecvError> {
+        if let Some(value) = self.chan.try_recv_fast() {
+            return Ok(value);
+        }
         let mut state = self.chan.lock();
         let (value, waker) = self.chan.recv_locked(&mut state)?;
         drop(state);
@@ -182,10 +186,15 @@ impl<T> Future for RecvFuture<'_, T> {
         {
             return Poll::Ready(Ok(value));
         }
-        if !wait.is_queued() && fault::point(Site::WAIT) {
-            // As if another receiver had just taken the last message.
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
+        if !wait.is_queued() {
+            if fault::point(Site::WAIT) {
+                // As if another receiver had just taken the last message.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            if let Some(value) = this.chan.try_recv_fast() {
+                return Poll::Ready(Ok(value));
+            }
         }
         let mut state = this.chan.lock();
         if wait.is_queued() {
@@ -207,7 +216,7 @@ impl<T> Future for RecvFuture<'_, T> {
             Err(TryRecvError::Disconnected) => Poll::Ready(Err(RecvError)),
             Err(TryRecvError::Empty) => {
                 wait.enqueue(&mut state.receivers, cx.waker());
-                let waker = this.chan.receiver_arrives(&mut state);
+                let waker = this.chan.receiver_queued(&mut state);
                 drop(state);
                 wait::wake(waker);
                 Poll::Pending

@@ -109,7 +109,11 @@ impl<T> Sender<T> {
         }
     }
 
+    #[inline]
     fn send_now(&self, value: T) -> Result<(), TrySendError<T>> {
+        let Err(value) = self.chan.try_send_fast(value) else {
+            return Ok(());
+        };
         let mut state = self.chan.lock();
         let waker = self.chan.send_locked(&mut state, value)?;
         drop(state);
@@ -179,6 +183,14 @@ impl<T> Future for SendFuture<'_, T> {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
+        let value = if wait.is_queued() {
+            value
+        } else {
+            match this.chan.try_send_fast(value) {
+                Ok(()) => return Poll::Ready(Ok(())),
+                Err(value) => value,
+            }
+        };
         wait.take_woken();
         let mut state = this.chan.lock();
         if wait.is_queued() && !wait.take_woken() {
@@ -198,6 +210,9 @@ impl<T> Future for SendFuture<'_, T> {
             Err(TrySendError::Full(value)) => {
                 this.value = Some(value);
                 wait.enqueue(&mut state.senders, cx.waker());
+                let waker = this.chan.sender_queued(&mut state);
+                drop(state);
+                wait::wake(waker);
                 Poll::Pending
             }
         }

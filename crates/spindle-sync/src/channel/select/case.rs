@@ -126,7 +126,7 @@ impl<T> Case for RecvCase<'_, T> {
 
     unsafe fn register(&mut self, registration: &Registration<'_>) -> Registered {
         let mut state = self.chan.lock();
-        if Chan::can_recv(&state) {
+        if self.chan.can_recv(&state) {
             return match registration.signal.abort() {
                 Outcome::Aborted => {
                     let outcome = self.chan.recv_locked(&mut state);
@@ -153,7 +153,7 @@ impl<T> Case for RecvCase<'_, T> {
                 registration.index,
             );
         }
-        let waker = self.chan.receiver_arrives(&mut state);
+        let waker = self.chan.receiver_queued(&mut state);
         drop(state);
         wait::wake(waker);
         Registered::Waiting
@@ -283,6 +283,9 @@ impl<T> Case for SendCase<'_, T> {
                 registration.index,
             );
         }
+        let waker = self.chan.sender_queued(&mut state);
+        drop(state);
+        wait::wake(waker);
         Registered::Waiting
     }
 
