@@ -10,20 +10,30 @@
 //!
 //! # The fast path and waiters
 //!
-//! `slow` says whether the fast path is closed: a bit per reason (a queued
-//! receiver, a queued sender, a given-back message, a disconnection),
-//! updated under the lock. A fast operation reads it before (a hint) and,
-//! after changing the ring, again; a waiter sets it before it checks the
-//! ring once more. A `SeqCst` fence sits between the store and the load
-//! on both sides, so at least one sees the other, as in Dekker's
+//! `closed` says the fast path is closed. It is set under the lock by
+//! whatever needs every operation to take the lock: a waiter queuing, a
+//! message given back, a disconnection. A fast operation reads it before
+//! (a hint) and, after changing the ring, again; a waiter sets it before it
+//! checks the ring once more. A `SeqCst` fence sits between the store and
+//! the load on both sides, so at least one sees the other, as in Dekker's
 //! algorithm:
 //!
-//! - a receiver about to wait sets `slow`, then checks the ring; a sender
-//!   that pushed checks `slow`: either the receiver sees the message, or
-//!   the sender sees `slow` and wakes a receiver (under the lock);
+//! - a receiver about to wait closes, then checks the ring; a sender that
+//!   pushed checks `closed`: either the receiver sees the message, or the
+//!   sender sees `closed` and wakes a receiver (under the lock);
 //! - likewise a sender about to wait for room, and a receiver that popped;
-//! - a disconnection sets `slow`, then drains the ring; a sender that
-//!   pushed meanwhile sees `slow` and drains it itself.
+//! - a disconnection closes, then drains the ring; a sender that pushed
+//!   meanwhile sees `closed` and drains it itself.
+//!
+//! A waiter that finds the fast path closed already needs no second look:
+//! a fast operation that started before the close either was seen by the
+//! look of whoever closed it (and so by every later lock holder), or sees
+//! `closed` after its fence and takes the lock to wake a waiter itself.
+//!
+//! The lock reopens the fast path once [`REOPEN_AFTER`] locked operations
+//! in a row found nothing that needs it. A channel whose operations keep
+//! waiting (a ping-pong) so stays on the locked path, where its waits are,
+//! instead of writing the shared flag twice per message.
 //!
 //! # Invariants (under the lock)
 //!
@@ -47,13 +57,11 @@
 use core::task::Waker;
 use std::collections::VecDeque;
 
-use core::ops::{Deref, DerefMut};
-
 use spindle_core::{CachePadded, SpinLock, SpinLockGuard};
 
 use super::error::{TryRecvError, TrySendError};
 use super::ring::Ring;
-use crate::loom::atomic::{AtomicUsize, Ordering, fence};
+use crate::loom::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 use crate::loom::cell::UnsafeCell;
 use crate::wait::{self, WaitList, WakeBatch};
 
@@ -102,61 +110,26 @@ pub(crate) struct State<T> {
     senders_gone: bool,
     /// Every receiver is gone.
     receivers_gone: bool,
-    /// The `slow` bits last stored.
-    published: usize,
+    /// What `Chan::closed` says (a ring channel's only).
+    closed: bool,
+    /// Locked operations in a row, while closed, that found nothing that
+    /// needs the lock.
+    calm: u8,
 }
 
-/// `slow` bits: why the fast path is closed.
-const RECEIVER_WAITS: usize = 1;
-const SENDER_WAITS: usize = 2;
-const GIVEN_BACK: usize = 4;
-const DISCONNECTED: usize = 8;
+/// See the module docs.
+const REOPEN_AFTER: u8 = 2;
 
 impl<T> State<T> {
-    fn slow_bits(&self) -> usize {
-        let mut bits = 0;
-        if !self.receivers.is_empty() {
-            bits |= RECEIVER_WAITS;
-        }
-        if !self.senders.is_empty() {
-            bits |= SENDER_WAITS;
-        }
-        if !self.buffer.is_empty() {
-            bits |= GIVEN_BACK;
-        }
-        if self.senders_gone || self.receivers_gone {
-            bits |= DISCONNECTED;
-        }
-        bits
-    }
-}
-
-/// The lock's guard; on drop it updates `slow` to what the state now
-/// calls for (opening the fast path once nothing needs the lock).
-pub(crate) struct Locked<'a, T> {
-    chan: &'a Chan<T>,
-    guard: SpinLockGuard<'a, State<T>>,
-}
-
-impl<T> Deref for Locked<'_, T> {
-    type Target = State<T>;
+    /// Whether every operation must take the lock: someone waits, a
+    /// given-back message must leave first, or a side is gone.
     #[inline]
-    fn deref(&self) -> &State<T> {
-        &self.guard
-    }
-}
-
-impl<T> DerefMut for Locked<'_, T> {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut State<T> {
-        &mut self.guard
-    }
-}
-
-impl<T> Drop for Locked<'_, T> {
-    #[inline]
-    fn drop(&mut self) {
-        self.chan.publish(&mut self.guard);
+    fn needs_lock(&self) -> bool {
+        !self.receivers.is_empty()
+            || !self.senders.is_empty()
+            || !self.buffer.is_empty()
+            || self.senders_gone
+            || self.receivers_gone
     }
 }
 
@@ -165,8 +138,8 @@ pub(crate) struct Chan<T> {
     state: SpinLock<State<T>>,
     /// A bounded channel's messages (see the module docs).
     ring: Option<Ring<T>>,
-    /// Why the fast path is closed (bits; see the module docs).
-    slow: CachePadded<AtomicUsize>,
+    /// The fast path is closed (see the module docs).
+    closed: CachePadded<AtomicBool>,
     /// Buffer capacity: 0 for rendezvous, `usize::MAX` for unbounded.
     cap: usize,
     sender_count: AtomicUsize,
@@ -187,10 +160,11 @@ impl<T> Chan<T> {
                 senders: WaitList::new(),
                 senders_gone: false,
                 receivers_gone: false,
-                published: 0,
+                closed: false,
+                calm: 0,
             }),
             ring,
-            slow: CachePadded::new(AtomicUsize::new(0)),
+            closed: CachePadded::new(AtomicBool::new(false)),
             cap,
             sender_count: AtomicUsize::new(1),
             receiver_count: AtomicUsize::new(1),
@@ -198,41 +172,67 @@ impl<T> Chan<T> {
     }
 
     #[inline]
-    pub(crate) fn lock(&self) -> Locked<'_, T> {
-        Locked {
-            chan: self,
-            guard: self.state.lock(),
+    pub(crate) fn lock(&self) -> SpinLockGuard<'_, State<T>> {
+        self.state.lock()
+    }
+
+    /// Closes the fast path (a ring channel's). Returns whether it was
+    /// open: the caller must then look at the ring again, which the fence
+    /// orders after the store (see the module docs).
+    #[inline]
+    fn close_fast_path(&self, state: &mut State<T>) -> bool {
+        if self.ring.is_none() {
+            return false;
+        }
+        state.calm = 0;
+        if state.closed {
+            return false;
+        }
+        state.closed = true;
+        // `Relaxed`: the fence orders it.
+        self.closed.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        true
+    }
+
+    /// After a locked push or pop that met no waiter: reopens the fast
+    /// path after [`REOPEN_AFTER`] such ones in a row with nothing else
+    /// needing the lock.
+    #[inline]
+    fn maybe_reopen(&self, state: &mut State<T>) {
+        if state.closed {
+            self.count_calm(state);
         }
     }
 
-    /// Stores the `slow` bits `state` calls for, if they changed (a ring
-    /// channel's only). `Relaxed`: the fast path reads them as a hint, and
-    /// the checks that count follow a fence (`close_fast_path`).
-    #[inline]
-    fn publish(&self, state: &mut State<T>) {
-        if self.ring.is_some() {
-            let bits = state.slow_bits();
-            if bits != state.published {
-                state.published = bits;
-                self.slow.store(bits, Ordering::Relaxed);
-            }
+    #[inline(never)]
+    fn count_calm(&self, state: &mut State<T>) {
+        if state.needs_lock() {
+            state.calm = 0;
+            return;
+        }
+        state.calm += 1;
+        if state.calm >= REOPEN_AFTER {
+            state.closed = false;
+            // `Relaxed`: a fast operation only acts on what it sees after
+            // its own fence.
+            self.closed.store(false, Ordering::Relaxed);
         }
     }
 
-    /// Publishes `slow`, then fences, before the caller looks at the ring
-    /// again (see the module docs).
+    /// Whether the fast path looks open (a hint: the check that counts
+    /// comes after the ring operation).
     #[inline]
-    fn close_fast_path(&self, state: &mut State<T>) {
-        self.publish(state);
-        fence(Ordering::SeqCst);
+    fn looks_open(&self) -> bool {
+        !self.closed.load(Ordering::Relaxed)
     }
 
-    /// After a fast push or pop: whether `slow` is set (see the module
-    /// docs).
+    /// After a fast push or pop: whether the fast path was closed
+    /// meanwhile (see the module docs).
     #[inline]
-    fn slow_after_fast_op(&self) -> bool {
+    fn closed_after_fast_op(&self) -> bool {
         fence(Ordering::SeqCst);
-        self.slow.load(Ordering::Relaxed) != 0
+        self.closed.load(Ordering::Relaxed)
     }
 
     /// Sends without the lock if the fast path is open and the ring has
@@ -242,22 +242,21 @@ impl<T> Chan<T> {
         let Some(ring) = &self.ring else {
             return Err(value);
         };
-        // `Relaxed`: a hint; the check that counts comes after the push.
-        if self.slow.load(Ordering::Relaxed) != 0 {
+        if !self.looks_open() {
             return Err(value);
         }
         ring.push(value)?;
-        if self.slow_after_fast_op() {
-            self.pushed_while_slow(ring);
+        if self.closed_after_fast_op() {
+            self.pushed_while_closed(ring);
         }
         Ok(())
     }
 
-    /// A fast send found `slow` set after its push: a receiver may have
-    /// started waiting without seeing the message, or every receiver may
-    /// be gone.
+    /// A fast send found the fast path closed after its push: a receiver
+    /// may have started waiting without seeing the message, or every
+    /// receiver may be gone.
     #[cold]
-    fn pushed_while_slow(&self, ring: &Ring<T>) {
+    fn pushed_while_closed(&self, ring: &Ring<T>) {
         let mut state = self.lock();
         if state.receivers_gone {
             // The disconnection drained the ring before this push landed:
@@ -281,21 +280,20 @@ impl<T> Chan<T> {
     #[inline]
     pub(crate) fn try_recv_fast(&self) -> Option<T> {
         let ring = self.ring.as_ref()?;
-        // `Relaxed`: a hint, as in `try_send_fast`.
-        if self.slow.load(Ordering::Relaxed) != 0 {
+        if !self.looks_open() {
             return None;
         }
         let value = ring.pop()?;
-        if self.slow_after_fast_op() {
-            self.popped_while_slow();
+        if self.closed_after_fast_op() {
+            self.popped_while_closed();
         }
         Some(value)
     }
 
-    /// A fast receive found `slow` set after its pop: a sender may wait
-    /// for the room it made.
+    /// A fast receive found the fast path closed after its pop: a sender
+    /// may wait for the room it made.
     #[cold]
-    fn popped_while_slow(&self) {
+    fn popped_while_closed(&self) {
         let mut state = self.lock();
         let waker = self.wake_sender_for_room(&mut state);
         drop(state);
@@ -304,6 +302,7 @@ impl<T> Chan<T> {
 
     /// Wakes a waiting receiver (with nothing handed over: it tries again)
     /// if the ring holds a message.
+    #[inline]
     fn wake_receiver_for_ring(&self, state: &mut State<T>) -> Option<Waker> {
         let ring = self.ring.as_ref()?;
         if state.receivers.is_empty() || ring.is_empty() {
@@ -313,6 +312,7 @@ impl<T> Chan<T> {
     }
 
     /// Wakes a waiting sender if there is room.
+    #[inline]
     fn wake_sender_for_room(&self, state: &mut State<T>) -> Option<Waker> {
         if state.senders.is_empty() || !self.has_room(state) {
             return None;
@@ -341,7 +341,7 @@ impl<T> Chan<T> {
 
     /// Sends now if it can: hands the message to a waiting receiver (whose
     /// waker is returned, to call after unlocking) or buffers it.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn send_locked(
         &self,
         state: &mut State<T>,
@@ -371,6 +371,10 @@ impl<T> Chan<T> {
         let value = value.expect("a message that was not handed over is still here");
         match &self.ring {
             Some(ring) => match ring.push(value) {
+                Ok(()) if state.receivers.is_empty() => {
+                    self.maybe_reopen(state);
+                    Ok(None)
+                }
                 // A receiver that started waiting since the check above
                 // did not get the message: wake one to take it.
                 Ok(()) => Ok(self.wake_receiver_for_ring(state)),
@@ -386,17 +390,25 @@ impl<T> Chan<T> {
 
     /// Receives now if it can; also returns the waker of a sender that the
     /// freed room lets in.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn recv_locked(
         &self,
         state: &mut State<T>,
     ) -> Result<(T, Option<Waker>), TryRecvError> {
-        let value = match state.buffer.pop_front() {
-            Some(value) => Some(value),
-            None => self.ring.as_ref().and_then(Ring::pop),
+        let value = match (state.buffer.pop_front(), &self.ring) {
+            (Some(value), _) => Some(value),
+            // A receiver about to wait usually finds nothing even claimed.
+            (None, Some(ring)) if !ring.is_drained() => ring.pop(),
+            (None, _) => None,
         };
         match value {
-            Some(value) => Ok((value, self.wake_sender_for_room(state))),
+            Some(value) => {
+                let waker = self.wake_sender_for_room(state);
+                if waker.is_none() {
+                    self.maybe_reopen(state);
+                }
+                Ok((value, waker))
+            }
             None if state.senders_gone => Err(TryRecvError::Disconnected),
             None => Err(TryRecvError::Empty),
         }
@@ -424,8 +436,9 @@ impl<T> Chan<T> {
     /// sender waiting with room.*
     #[inline]
     pub(crate) fn receiver_queued(&self, state: &mut State<T>) -> Option<Waker> {
-        self.close_fast_path(state);
-        if let Some(waker) = self.wake_receiver_for_ring(state) {
+        if self.close_fast_path(state)
+            && let Some(waker) = self.wake_receiver_for_ring(state)
+        {
             return Some(waker);
         }
         if state.senders.is_empty() {
@@ -440,8 +453,7 @@ impl<T> Chan<T> {
     /// sender (maybe this one) to use it.
     #[inline]
     pub(crate) fn sender_queued(&self, state: &mut State<T>) -> Option<Waker> {
-        self.close_fast_path(state);
-        if self.ring.is_some() {
+        if self.close_fast_path(state) {
             self.wake_sender_for_room(state)
         } else {
             None
@@ -457,6 +469,7 @@ impl<T> Chan<T> {
 
     /// A receiver was handed `value` but gives up: the message goes to the
     /// next waiting receiver, or back to the front of the buffer.
+    #[cold]
     pub(crate) fn give_back(&self, value: T) {
         let mut state = self.lock();
         let mut value = Some(value);
@@ -468,6 +481,8 @@ impl<T> Chan<T> {
         });
         if let Some(value) = value {
             state.buffer.push_front(value);
+            // It must leave before what the ring holds.
+            self.close_fast_path(&mut state);
         }
         drop(state);
         wait::wake(waker);
@@ -523,11 +538,10 @@ impl<T> Chan<T> {
         }
     }
 
-    /// Closes the fast path, then takes what the ring holds (in that
-    /// order: see the module docs).
-    fn drain_ring(&self, state: &mut State<T>, orphans: &mut VecDeque<T>) {
+    /// Takes what the ring holds, once the fast path is closed (see the
+    /// module docs).
+    fn drain_ring(&self, orphans: &mut VecDeque<T>) {
         if let Some(ring) = &self.ring {
-            self.close_fast_path(state);
             while let Some(value) = ring.pop() {
                 orphans.push_back(value);
             }
@@ -542,10 +556,10 @@ impl<T> Chan<T> {
         // Dropped after the lock is released: a message's destructor may
         // use this very channel.
         let mut orphans = mark(&mut state);
+        self.close_fast_path(&mut state);
         if let Some(orphans) = &mut orphans {
-            self.drain_ring(&mut state, orphans);
+            self.drain_ring(orphans);
         }
-        self.publish(&mut state);
         loop {
             let more =
                 state.receivers.notify_all(&mut batch) | state.senders.notify_all(&mut batch);

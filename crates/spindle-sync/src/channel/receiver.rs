@@ -108,7 +108,7 @@ impl<T> Receiver<T> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn recv_now(&self) -> Result<T, TryRecvError> {
         if let Some(value) = self.chan.try_recv_fast() {
             return Ok(value);

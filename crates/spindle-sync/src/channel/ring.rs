@@ -118,7 +118,7 @@ impl<T> Ring<T> {
 
     /// Appends `message`, or hands it back if the ring is full (or the
     /// slot it needs is still being read).
-    #[inline]
+    #[inline(never)]
     pub(crate) fn push(&self, message: T) -> Result<(), T> {
         let mut tail = self.tail.load(Ordering::Relaxed);
         loop {
@@ -159,7 +159,7 @@ impl<T> Ring<T> {
 
     /// Takes the oldest message, or `None` if the ring is empty (or the
     /// oldest is still being written).
-    #[inline]
+    #[inline(never)]
     pub(crate) fn pop(&self) -> Option<T> {
         let mut head = self.head.load(Ordering::Relaxed);
         loop {
@@ -201,12 +201,14 @@ impl<T> Ring<T> {
 
     /// Whether a `pop` now would find nothing (also while the oldest
     /// message is still being written).
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.first_ready(&self.head, 1)
     }
 
     /// Whether no position is claimed and not yet taken: no message is in
     /// the ring, nor being written into it.
+    #[inline]
     pub(crate) fn is_drained(&self) -> bool {
         // `head` first: it never passes `tail`, so equal means `head` was
         // still there when `tail` was read.
@@ -216,12 +218,14 @@ impl<T> Ring<T> {
 
     /// Whether a `push` now would find no room (also while the slot it
     /// needs is still being read).
+    #[inline]
     pub(crate) fn is_full(&self) -> bool {
         self.first_ready(&self.tail, 0)
     }
 
     /// Whether the slot at `position`'s current value is not yet stamped
     /// `position + offset`.
+    #[inline]
     fn first_ready(&self, position: &AtomicUsize, offset: usize) -> bool {
         loop {
             let at = position.load(Ordering::Acquire);

@@ -109,7 +109,7 @@ impl<T> Sender<T> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn send_now(&self, value: T) -> Result<(), TrySendError<T>> {
         let Err(value) = self.chan.try_send_fast(value) else {
             return Ok(());
