@@ -44,11 +44,15 @@ impl<T> Receiver<T> {
     // Inlined with `wait`, for the same reason (see `spindle_exec::wait`).
     #[inline(always)]
     pub fn recv(&self) -> Result<T, RecvError> {
-        // A thread tries before it builds the future: a busy channel has a
-        // message waiting, and parking a thread costs more than a try. A
-        // fiber or task goes straight to the future, whose first poll tries.
+        // Every caller tries the lock-free ring before it builds the future,
+        // whose polls take the lock. A thread also tries under the lock
+        // first: parking a thread costs more than a try. A fiber or task
+        // goes to the future, whose first poll tries.
+        if let Some(value) = self.chan.try_recv_fast() {
+            return Ok(value);
+        }
         if !on_task() {
-            match self.recv_now() {
+            match self.recv_under_lock() {
                 Ok(value) => return Ok(value),
                 Err(TryRecvError::Disconnected) => return Err(RecvError),
                 Err(TryRecvError::Empty) => {}
@@ -110,9 +114,14 @@ impl<T> Receiver<T> {
 
     #[inline(always)]
     fn recv_now(&self) -> Result<T, TryRecvError> {
-        if let Some(value) = self.chan.try_recv_fast() {
-            return Ok(value);
+        match self.chan.try_recv_fast() {
+            Some(value) => Ok(value),
+            None => self.recv_under_lock(),
         }
+    }
+
+    #[inline(always)]
+    fn recv_under_lock(&self) -> Result<T, TryRecvError> {
         let mut state = self.chan.lock();
         let (value, waker) = self.chan.recv_locked(&mut state)?;
         drop(state);
@@ -186,15 +195,10 @@ impl<T> Future for RecvFuture<'_, T> {
         {
             return Poll::Ready(Ok(value));
         }
-        if !wait.is_queued() {
-            if fault::point(Site::WAIT) {
-                // As if another receiver had just taken the last message.
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
-            if let Some(value) = this.chan.try_recv_fast() {
-                return Poll::Ready(Ok(value));
-            }
+        if !wait.is_queued() && fault::point(Site::WAIT) {
+            // As if another receiver had just taken the last message.
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
         }
         let mut state = this.chan.lock();
         if wait.is_queued() {

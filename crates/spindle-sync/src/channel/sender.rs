@@ -183,14 +183,6 @@ impl<T> Future for SendFuture<'_, T> {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        let value = if wait.is_queued() {
-            value
-        } else {
-            match this.chan.try_send_fast(value) {
-                Ok(()) => return Poll::Ready(Ok(())),
-                Err(value) => value,
-            }
-        };
         wait.take_woken();
         let mut state = this.chan.lock();
         if wait.is_queued() && !wait.take_woken() {
