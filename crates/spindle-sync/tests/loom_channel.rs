@@ -1,6 +1,9 @@
-//! Loom models of the channel (`src/channel/chan.rs`): hand-offs into a
-//! waiting receiver's node, a dropped receive giving its message back, a
-//! woken sender passing its wake on, disconnection waking waiters.
+//! Loom models of the channel (`src/channel/chan.rs`, `ring.rs`): hand-offs
+//! into a waiting receiver's node, a dropped receive giving its message
+//! back, a woken sender passing its wake on, disconnection waking waiters,
+//! and the lock-free ring: its fast path racing waiters that close it (each
+//! of the two `SeqCst` fences is needed: without either, a model
+//! deadlocks), senders and a receiver across a lap, a disconnection.
 //!
 //! `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom
 //! LOOM_MAX_PREEMPTIONS=3 cargo test -p spindle-sync --release --test
@@ -352,5 +355,90 @@ fn a_woken_send_dropped_racing_the_wake_passes_it_on() {
         block_on(patient).unwrap();
         let rx = receiver.join().unwrap();
         assert_eq!(rx.try_iter().collect::<Vec<_>>(), [2]);
+    });
+}
+
+/// (h) The ring's fast path against a receiver that starts waiting: the
+/// sender pushes without the lock while the receiver queues; either the
+/// receiver sees the message when it looks again, or the sender sees the
+/// fast path closed and wakes it (a missing fence shows as a deadlock).
+#[test]
+fn a_fast_send_racing_a_receiver_that_starts_waiting_wakes_it() {
+    loom::model(|| {
+        let (tx, rx) = channel::bounded::<u32>(1);
+        let receiver = thread::spawn(move || block_on(rx.recv_async()));
+        // The ring is empty: this never fails.
+        tx.try_send(1).unwrap();
+        assert_eq!(receiver.join().unwrap(), Ok(1));
+    });
+}
+
+/// (h') The mirror image: a fast receive frees the room a sender has
+/// started waiting for.
+#[test]
+fn a_fast_receive_racing_a_sender_that_starts_waiting_wakes_it() {
+    loom::model(|| {
+        let (tx, rx) = channel::bounded::<u32>(1);
+        tx.try_send(0).unwrap();
+        let sender = thread::spawn(move || block_on(tx.send_async(1)));
+        // The ring holds 0 until this takes it.
+        assert_eq!(rx.try_recv(), Ok(0));
+        assert_eq!(block_on(rx.recv_async()), Ok(1));
+        sender.join().unwrap().unwrap();
+    });
+}
+
+/// (i) The ring alone: two senders and a receiver on `bounded(2)`, all on
+/// the fast path, across a lap. Every message reported sent arrives once,
+/// each sender's in order.
+#[test]
+fn the_ring_loses_nothing_between_two_senders_and_a_receiver_across_a_lap() {
+    model_three_threads(|| {
+        let (tx, rx) = channel::bounded::<u32>(2);
+        // Start one slot into the ring, so the race crosses the lap.
+        tx.try_send(99).unwrap();
+        assert_eq!(rx.try_recv(), Ok(99));
+        let tx2 = tx.clone();
+        let sends = |tx: Sender<u32>, from: u32| {
+            move || {
+                (from..from + 2)
+                    .filter(|&v| tx.try_send(v).is_ok())
+                    .collect::<Vec<_>>()
+            }
+        };
+        let a = thread::spawn(sends(tx, 0));
+        let b = thread::spawn(sends(tx2, 10));
+        let mut got: Vec<u32> = (0..2).filter_map(|_| rx.try_recv().ok()).collect();
+        let (sent_a, sent_b) = (a.join().unwrap(), b.join().unwrap());
+        got.extend(rx.try_iter());
+        for (sender, sent) in [(0, &sent_a), (10, &sent_b)] {
+            let theirs: Vec<u32> = got
+                .iter()
+                .copied()
+                .filter(|v| v / 10 == sender / 10)
+                .collect();
+            assert_eq!(
+                &theirs, sent,
+                "sender {sender}: lost, duplicated or reordered"
+            );
+        }
+        assert_eq!(got.len(), sent_a.len() + sent_b.len());
+    });
+}
+
+/// (j) The last receiver leaves while a sender pushes without the lock:
+/// the message is dropped then, by the disconnection or by the sender
+/// that sees the fast path closed, not left in the ring.
+#[test]
+fn a_fast_send_racing_the_last_receiver_leaving_leaks_nothing() {
+    loom::model(|| {
+        let (tx, rx) = channel::bounded::<Arc<()>>(2);
+        let message = Arc::new(());
+        let receiver = thread::spawn(move || drop(rx));
+        let _ = tx.try_send(Arc::clone(&message));
+        receiver.join().unwrap();
+        // The sender still holds the channel: only a drain frees it.
+        assert_eq!(Arc::strong_count(&message), 1);
+        drop(tx);
     });
 }
