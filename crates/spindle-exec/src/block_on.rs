@@ -234,10 +234,31 @@ fn current_blocker() -> Option<&'static dyn Blocker> {
 #[track_caller]
 #[inline(always)]
 pub fn wait<F: Future>(future: F) -> F::Output {
+    wait_pinned(pin!(future))
+}
+
+/// [`wait`] for a future that is already pinned, which then is not moved
+/// again: `wait_pinned(pin!(make_future()))` builds a large future in its
+/// final place.
+///
+/// # Panics
+///
+/// As [`wait`].
+///
+/// # Examples
+///
+/// ```
+/// use std::pin::pin;
+/// use spindle_exec::wait_pinned;
+///
+/// assert_eq!(wait_pinned(pin!(async { 6 * 7 })), 42);
+/// ```
+#[track_caller]
+#[inline(always)]
+pub fn wait_pinned<F: Future>(mut future: Pin<&mut F>) -> F::Output {
     let Some(blocker) = current_blocker() else {
         return block_on(future);
     };
-    let mut future = pin!(future);
     // SAFETY: used at once, for this wait, and dropped.
     if let Some(suspension) = unsafe { blocker.suspension() } {
         return suspension.run(future);

@@ -42,7 +42,7 @@ mod task;
 mod thread_settings;
 
 pub use async_task::{Heap, JoinError, JoinHandle, SpawnInError, TaskBuilder, TaskMemory, spawn};
-pub use block_on::{Blocker, Suspension, block_on, set_blocker, wait};
+pub use block_on::{Blocker, Suspension, block_on, set_blocker, wait, wait_pinned};
 pub use compute::{ComputeHandle, ComputePool, ComputePoolBuilder, PoolError, ShutdownError};
 pub use context::{TaskContext, TaskId, request_yield, with_current_task};
 pub use executor::{Executor, PinnedHome, Spawner, SubmitToError};

@@ -366,7 +366,7 @@ impl Executor for StealHandle {
     fn worker_index(&self) -> Option<usize> {
         self.shared().current_index()
     }
-    #[inline]
+    #[inline(always)]
     fn submit_to(&self, worker: usize, task: TaskRef, hint: Hint) -> Result<(), SubmitToError> {
         submit_to(self.shared(), worker, task, hint)
     }

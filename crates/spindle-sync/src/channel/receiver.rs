@@ -58,7 +58,7 @@ impl<T> Receiver<T> {
                 Err(TryRecvError::Empty) => {}
             }
         }
-        spindle_exec::wait(self.recv_async())
+        spindle_exec::wait_pinned(pin!(self.recv_async()))
     }
 
     /// Receives a message if one is there now.
@@ -186,6 +186,9 @@ impl<T> RecvFuture<'_, T> {
 impl<T> Future for RecvFuture<'_, T> {
     type Output = Result<T, RecvError>;
 
+    // Inlined: the poll after a hand-off (the common wake) is a few loads;
+    // the rest stays out of line.
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.into_ref();
         // SAFETY: `wait` lives in the pinned future and is never moved.
@@ -195,6 +198,15 @@ impl<T> Future for RecvFuture<'_, T> {
         {
             return Poll::Ready(Ok(value));
         }
+        Self::poll_slow(this, cx)
+    }
+}
+
+impl<T> RecvFuture<'_, T> {
+    #[inline(never)]
+    fn poll_slow(this: Pin<&Self>, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
+        // SAFETY: `wait` lives in the pinned future and is never moved.
+        let wait = unsafe { this.map_unchecked(|this| &this.wait) };
         if !wait.is_queued() && fault::point(Site::WAIT) {
             // As if another receiver had just taken the last message.
             cx.waker().wake_by_ref();

@@ -52,7 +52,9 @@ impl<T> Sender<T> {
         match self.send_now(value) {
             Ok(()) => Ok(()),
             Err(TrySendError::Disconnected(value)) => Err(SendError(value)),
-            Err(TrySendError::Full(value)) => spindle_exec::wait(self.send_async(value)),
+            Err(TrySendError::Full(value)) => {
+                spindle_exec::wait_pinned(pin!(self.send_async(value)))
+            }
         }
     }
 

@@ -215,6 +215,7 @@ impl<D> WaitList<D> {
     /// it after releasing the lock). `None` if no waiter could be woken;
     /// `deliver` is then not called. Decided (stale) nodes met on the way
     /// are unlinked.
+    #[inline(always)]
     pub(crate) fn notify_one(&mut self, deliver: impl FnOnce(&D)) -> Option<Waker> {
         self.notify_one_if(|_| true, deliver)
     }
@@ -222,6 +223,7 @@ impl<D> WaitList<D> {
     /// Like [`notify_one`](Self::notify_one), but only if the first
     /// undecided waiter satisfies `eligible` (a semaphore waiter wanting no
     /// more permits than there are); otherwise wakes nobody.
+    #[inline(always)]
     pub(crate) fn notify_one_if(
         &mut self,
         mut eligible: impl FnMut(&D) -> bool,

@@ -65,7 +65,7 @@ impl<D> Wait<D> {
     /// Queues the node at the back of `list`, or, if it is queued there
     /// already and not yet woken, refreshes its waker. Call it under the
     /// lock that guards `list`, and always with the same `list`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn enqueue(self: Pin<&Self>, list: &mut WaitList<D>, waker: &Waker) {
         if self.queued.get() {
             if self.signal.outcome() == Outcome::Waiting {
