@@ -30,10 +30,11 @@
 //! look of whoever closed it (and so by every later lock holder), or sees
 //! `closed` after its fence and takes the lock to wake a waiter itself.
 //!
-//! The lock reopens the fast path once [`REOPEN_AFTER`] locked operations
-//! in a row found nothing that needs it. A channel whose operations keep
-//! waiting (a ping-pong) so stays on the locked path, where its waits are,
-//! instead of writing the shared flag twice per message.
+//! The lock reopens the fast path once [`REOPEN_AFTER`] locked sends or
+//! receives in a row went through the ring with nobody waiting and nothing
+//! else needing the lock. A channel whose operations keep waiting (a
+//! ping-pong) so stays on the locked path, where its waits are, instead of
+//! writing the shared flag twice per message.
 //!
 //! # Invariants (under the lock)
 //!
@@ -41,6 +42,10 @@
 //!    finds a receiver waiting hands the message straight into the
 //!    receiver's node instead of the buffer. So a waiting receiver means
 //!    an empty buffer, and messages leave in the order they were sent.
+//!    (With a ring, the ring is part of the buffer, and a fast send may
+//!    land just as a receiver queues: the sender then wakes a receiver,
+//!    and a locked send that finds anything in the ring, even a send in
+//!    flight, queues behind it instead of handing over.)
 //! 2. A sender waits only while the buffer is full (or, rendezvous, while
 //!    no receiver waits). It holds on to its message: a woken sender tries
 //!    again in its own poll, so a send that is dropped before it completes
