@@ -23,13 +23,12 @@
 //! # Performance
 //!
 //! A `bounded(n)` channel keeps its messages in a lock-free ring. While
-//! nobody waits, the blocking and `try_` forms send and receive through
-//! the ring without taking the channel's lock, so producers and consumers
+//! nobody waits, every form sends and receives through the ring without
+//! taking the channel's lock, so producers and consumers
 //! on different cores do not queue behind one another. Once an operation
 //! has to wait, every operation takes the lock (where waiting is arranged)
-//! until the channel has been calm for a moment. The `_async` futures
-//! always take the lock. `rendezvous()` and `unbounded()` channels always
-//! take it.
+//! until the channel has been calm for a moment. `rendezvous()` and
+//! `unbounded()` channels always take it.
 //!
 //! # Examples
 //!

@@ -44,10 +44,11 @@ impl<T> Receiver<T> {
     // Inlined with `wait`, for the same reason (see `spindle_exec::wait`).
     #[inline(always)]
     pub fn recv(&self) -> Result<T, RecvError> {
-        // Every caller tries the lock-free ring before it builds the future,
-        // whose polls take the lock. A thread also tries under the lock
-        // first: parking a thread costs more than a try. A fiber or task
-        // goes to the future, whose first poll tries.
+        // Every caller tries the lock-free ring before it builds the future
+        // (going through `wait` for each message costs a fiber more than
+        // the try; the future then goes straight to the lock). A thread
+        // also tries under the lock first: parking a thread costs more than
+        // a try. A fiber goes to the future, whose first poll tries.
         if let Some(value) = self.chan.try_recv_fast() {
             return Ok(value);
         }
@@ -58,7 +59,7 @@ impl<T> Receiver<T> {
                 Err(TryRecvError::Empty) => {}
             }
         }
-        spindle_exec::wait_pinned(pin!(self.recv_async()))
+        spindle_exec::wait_pinned(pin!(self.recv_future(false)))
     }
 
     /// Receives a message if one is there now.
@@ -85,7 +86,7 @@ impl<T> Receiver<T> {
             Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
             Err(TryRecvError::Empty) => {}
         }
-        let mut future = pin!(self.recv_async());
+        let mut future = pin!(self.recv_future(false));
         match deadline::wait_deadline(future.as_mut(), deadline) {
             Some(result) => result.map_err(RecvTimeoutError::from),
             // A message handed over as time ran out is taken, not given
@@ -106,9 +107,17 @@ impl<T> Receiver<T> {
     /// message instead, in order. (The blocking forms, `recv_timeout`
     /// included, never reorder: they cancel, they do not drop.)
     pub fn recv_async(&self) -> RecvFuture<'_, T> {
+        self.recv_future(true)
+    }
+
+    /// The future of `recv_async`; `try_ring`: whether its first poll
+    /// tries the ring without the lock (not where the caller just did).
+    #[inline]
+    fn recv_future(&self, try_ring: bool) -> RecvFuture<'_, T> {
         RecvFuture {
             chan: &self.chan,
             wait: Wait::new(Slot::new()),
+            try_ring,
         }
     }
 
@@ -159,6 +168,8 @@ super::channel_end!(Receiver, add_receiver, remove_receiver, "receive from");
 pub struct RecvFuture<'a, T> {
     chan: &'a Chan<T>,
     wait: Wait<Slot<T>>,
+    /// The first poll tries the lock-free ring.
+    try_ring: bool,
 }
 
 impl<T> RecvFuture<'_, T> {
@@ -207,10 +218,17 @@ impl<T> RecvFuture<'_, T> {
     fn poll_slow(this: Pin<&Self>, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
         // SAFETY: `wait` lives in the pinned future and is never moved.
         let wait = unsafe { this.map_unchecked(|this| &this.wait) };
-        if !wait.is_queued() && fault::point(Site::WAIT) {
-            // As if another receiver had just taken the last message.
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
+        if !wait.is_queued() {
+            if fault::point(Site::WAIT) {
+                // As if another receiver had just taken the last message.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            if this.try_ring
+                && let Some(value) = this.chan.try_recv_fast()
+            {
+                return Poll::Ready(Ok(value));
+            }
         }
         let mut state = this.chan.lock();
         if wait.is_queued() {

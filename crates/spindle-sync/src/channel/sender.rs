@@ -53,7 +53,7 @@ impl<T> Sender<T> {
             Ok(()) => Ok(()),
             Err(TrySendError::Disconnected(value)) => Err(SendError(value)),
             Err(TrySendError::Full(value)) => {
-                spindle_exec::wait_pinned(pin!(self.send_async(value)))
+                spindle_exec::wait_pinned(pin!(self.send_future(value, false)))
             }
         }
     }
@@ -84,7 +84,7 @@ impl<T> Sender<T> {
             }
             Err(TrySendError::Full(value)) => value,
         };
-        let mut future = pin!(self.send_async(value));
+        let mut future = pin!(self.send_future(value, false));
         match deadline::wait_deadline(future.as_mut(), deadline) {
             Some(result) => result.map_err(SendTimeoutError::from),
             None => match future.cancel() {
@@ -104,10 +104,18 @@ impl<T> Sender<T> {
     /// future received and did not use is passed on to the next waiting
     /// sender.
     pub fn send_async(&self, value: T) -> SendFuture<'_, T> {
+        self.send_future(value, true)
+    }
+
+    /// The future of `send_async`; `try_ring`: whether its first poll
+    /// tries the ring without the lock (not where the caller just did).
+    #[inline]
+    fn send_future(&self, value: T, try_ring: bool) -> SendFuture<'_, T> {
         SendFuture {
             chan: &self.chan,
             value: Some(value),
             wait: Wait::new(()),
+            try_ring,
         }
     }
 
@@ -144,6 +152,8 @@ pub struct SendFuture<'a, T> {
     /// The message, until it is sent (or handed back).
     value: Option<T>,
     wait: Wait<()>,
+    /// The first poll tries the lock-free ring.
+    try_ring: bool,
 }
 
 impl<T> SendFuture<'_, T> {
@@ -185,6 +195,14 @@ impl<T> Future for SendFuture<'_, T> {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
+        let value = if this.try_ring && !wait.is_queued() {
+            match this.chan.try_send_fast(value) {
+                Ok(()) => return Poll::Ready(Ok(())),
+                Err(value) => value,
+            }
+        } else {
+            value
+        };
         wait.take_woken();
         let mut state = this.chan.lock();
         if wait.is_queued() && !wait.take_woken() {
