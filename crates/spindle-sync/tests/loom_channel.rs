@@ -442,3 +442,270 @@ fn a_fast_send_racing_the_last_receiver_leaving_leaks_nothing() {
         drop(tx);
     });
 }
+
+/// (k) A message stamped behind a fast push still in flight: two
+/// receivers queue while the ring's head slot is claimed but not yet
+/// stamped (so both see it empty; the second finds the fast path closed
+/// and does not look again). The in-flight sender wakes one receiver;
+/// that one takes the head message, and the other must still get the
+/// message stamped behind it (the senders stay alive: no disconnection
+/// rescues the waiter).
+#[test]
+fn two_waiting_receivers_get_a_message_hidden_behind_an_in_flight_push() {
+    loom::model(|| {
+        let (tx, rx) = channel::bounded::<u32>(2);
+        let tx2 = tx.clone();
+        let slow = thread::spawn(move || {
+            tx2.try_send(0).unwrap();
+            tx2
+        });
+        // Nobody waits yet: the ring has room, and this never fails.
+        tx.try_send(1).unwrap();
+        let (a, b) = block_on(join2(rx.recv_async(), rx.recv_async()));
+        let mut got = [a.unwrap(), b.unwrap()];
+        got.sort_unstable();
+        assert_eq!(got, [0, 1]);
+        drop(slow.join().unwrap());
+        drop(tx);
+    });
+}
+
+/// (k') The mirror image: two senders wait for room while the slot the
+/// tail points to is being read by a fast receive in flight; a second
+/// fast receive has freed the slot behind it. Both senders must complete
+/// (the receivers stay alive).
+#[test]
+fn two_waiting_senders_get_room_hidden_behind_an_in_flight_pop() {
+    loom::model(|| {
+        let (tx, rx) = channel::bounded::<u32>(2);
+        tx.try_send(0).unwrap();
+        tx.try_send(1).unwrap();
+        let rx2 = rx.clone();
+        let slow = thread::spawn(move || {
+            let got = rx2.try_recv().unwrap();
+            (got, rx2)
+        });
+        let first = rx.try_recv().unwrap();
+        let (a, b) = block_on(join2(tx.send_async(2), tx.send_async(3)));
+        a.unwrap();
+        b.unwrap();
+        let (second, rx2) = slow.join().unwrap();
+        let mut got = vec![first, second];
+        got.extend(rx.try_iter());
+        got.sort_unstable();
+        assert_eq!(got, [0, 1, 2, 3]);
+        drop(rx2);
+    });
+}
+
+/// (l) A select registering a receive on a ring channel: `can_recv`
+/// (under the lock) sees a message, a fast receive on another thread takes
+/// it before `recv_locked` runs, and the select must not complete with
+/// `RecvError` (the sender is alive; a second message follows).
+#[test]
+fn a_select_receive_never_reports_a_live_channel_disconnected() {
+    loom::model(|| {
+        let (tx, rx) = channel::bounded::<u32>(1);
+        let rx2 = rx.clone();
+        let other = thread::spawn(move || {
+            tx.try_send(1).unwrap();
+            let stolen = rx2.try_recv().ok();
+            block_on(tx.send_async(2)).unwrap();
+            (stolen, tx, rx2)
+        });
+        let mut select = channel::Select::new();
+        select.recv(&rx, |r| r);
+        let got = block_on(select.wait_async());
+        let (stolen, tx, rx2) = other.join().unwrap();
+        let got = got.expect("select reported a live channel disconnected");
+        let mut all: Vec<u32> = stolen
+            .into_iter()
+            .chain([got])
+            .chain(rx.try_iter())
+            .collect();
+        all.sort_unstable();
+        assert_eq!(all, [1, 2]);
+        drop((tx, rx2));
+    });
+}
+
+/// (m) `len` racing a fast send and a fast receive on other threads: a
+/// snapshot never exceeds the capacity (and never underflows).
+#[test]
+fn len_racing_fast_operations_stays_within_capacity() {
+    loom::model(|| {
+        let (tx, rx) = channel::bounded::<u32>(2);
+        let rx2 = rx.clone();
+        // Spawned first: it knows nothing of the send or the receive.
+        let observer = thread::spawn(move || {
+            let len = rx2.len();
+            assert!(len <= 2, "len {len} on a bounded(2) channel");
+            rx2
+        });
+        // The send on a thread of its own, the receive here after it:
+        // the receive's claim of `head` is not a release the observer can
+        // acquire, so it may see `head` moved on and `tail` not.
+        let sender = thread::spawn(move || {
+            tx.try_send(1).unwrap();
+            tx
+        });
+        let tx = sender.join().unwrap();
+        assert_eq!(rx.try_recv(), Ok(1));
+        drop(observer.join().unwrap());
+        drop(tx);
+    });
+}
+
+/// (n) A receive woken to "try again" (a fast send landed while it
+/// waited: `pushed_while_closed` wakes it with nothing handed over) is
+/// dropped before it tries: the wake must go on to the other waiting
+/// receive, which otherwise waits for ever beside a message in the ring
+/// (the sender stays alive).
+#[test]
+fn a_dropped_receive_woken_for_the_ring_passes_the_wake_on() {
+    loom::model(|| {
+        let (tx, rx) = channel::bounded::<u32>(1);
+        let tx2 = tx.clone();
+        let sender = thread::spawn(move || {
+            tx2.try_send(1).unwrap();
+            tx2
+        });
+        let mut first = Box::pin(rx.recv_async());
+        let mut second = Box::pin(rx.recv_async());
+        let first_got = poll_once(first.as_mut());
+        let second_got = poll_once(second.as_mut());
+        let tx2 = sender.join().unwrap();
+        // Dropped without another poll: maybe woken to look at the ring.
+        drop(first);
+        let got = match (first_got, second_got) {
+            (Poll::Ready(got), _) => got,
+            (_, Poll::Ready(got)) => got,
+            _ => block_on(second),
+        };
+        assert_eq!(got, Ok(1));
+        drop((tx, tx2));
+    });
+}
+
+/// (o) A select woken through a ring channel's receive case with
+/// nothing handed over (a fast send landed while it waited) completes
+/// another ready case instead: the wake must go on to the other receiver
+/// waiting on the ring channel (the senders stay alive).
+#[test]
+fn a_select_woken_for_the_ring_that_completes_another_case_passes_the_wake_on() {
+    loom::model(|| {
+        let (tx_a, rx_a) = channel::bounded::<u32>(1);
+        let (tx_b, rx_b) = channel::bounded::<u32>(1);
+        let tx_a2 = tx_a.clone();
+        let sender = thread::spawn(move || {
+            tx_a2.try_send(1).unwrap();
+            tx_a2
+        });
+        let mut select = channel::Select::new();
+        select
+            .biased(true)
+            .recv(&rx_b, |r| ('b', r))
+            .recv(&rx_a, |r| ('a', r));
+        let mut select = Box::pin(select.wait_async());
+        let mut other = Box::pin(rx_a.recv_async());
+        let select_got = poll_once(select.as_mut());
+        let other_got = poll_once(other.as_mut());
+        let tx_a2 = sender.join().unwrap();
+        tx_b.try_send(7).unwrap();
+        let select_got = match select_got {
+            Poll::Ready(got) => got,
+            Poll::Pending => block_on(select),
+        };
+        match select_got {
+            ('a', got) => assert_eq!(got, Ok(1)),
+            ('b', got) => {
+                assert_eq!(got, Ok(7));
+                let got = match other_got {
+                    Poll::Ready(got) => got,
+                    Poll::Pending => block_on(other),
+                };
+                assert_eq!(got, Ok(1));
+            }
+            _ => unreachable!(),
+        }
+        drop((tx_a, tx_a2, tx_b));
+    });
+}
+
+/// (j') Two fast senders racing the last receiver leaving (one may be in
+/// flight, hiding the other's message from the disconnection's drain):
+/// nothing stays in the ring.
+#[test]
+fn two_fast_sends_racing_the_last_receiver_leaving_leak_nothing() {
+    model_three_threads(|| {
+        let (tx, rx) = channel::bounded::<Arc<()>>(2);
+        let message = Arc::new(());
+        let tx2 = tx.clone();
+        let m2 = Arc::clone(&message);
+        let other = thread::spawn(move || {
+            let _ = tx2.try_send(m2);
+            tx2
+        });
+        let receiver = thread::spawn(move || drop(rx));
+        let _ = tx.try_send(Arc::clone(&message));
+        receiver.join().unwrap();
+        let tx2 = other.join().unwrap();
+        assert_eq!(Arc::strong_count(&message), 1);
+        drop((tx, tx2));
+    });
+}
+
+/// (k'') The locked variant of (k): both receives wait, then a locked
+/// send lands behind a fast send still in flight (its own look at the
+/// ring sees the slot in flight, so it wakes nobody); both receives must
+/// complete.
+#[test]
+fn a_locked_send_behind_an_in_flight_push_reaches_the_second_receiver() {
+    loom::model(|| {
+        let (tx, rx) = channel::bounded::<u32>(2);
+        let tx2 = tx.clone();
+        let slow = thread::spawn(move || {
+            tx2.try_send(0).unwrap();
+            tx2
+        });
+        let mut a = Box::pin(rx.recv_async());
+        let mut b = Box::pin(rx.recv_async());
+        let got_a = poll_once(a.as_mut());
+        let got_b = poll_once(b.as_mut());
+        block_on(tx.send_async(1)).unwrap();
+        let finish = |got, fut| match got {
+            Poll::Ready(got) => got,
+            Poll::Pending => block_on(fut),
+        };
+        let mut got = [finish(got_a, a).unwrap(), finish(got_b, b).unwrap()];
+        got.sort_unstable();
+        assert_eq!(got, [0, 1]);
+        drop((tx, slow.join().unwrap()));
+    });
+}
+
+/// (o') The send-side twin of (o), single-threaded: a select woken for
+/// room through its send case completes another ready case instead; the
+/// wake must go on to the other sender waiting for that room.
+#[test]
+fn a_select_woken_for_room_that_completes_another_case_passes_the_wake_on() {
+    loom::model(|| {
+        let (tx_a, rx_a) = channel::bounded::<u32>(1);
+        let (tx_b, rx_b) = channel::bounded::<u32>(1);
+        tx_a.try_send(0).unwrap();
+        let mut select = channel::Select::new();
+        select
+            .biased(true)
+            .recv(&rx_b, |r| r.map(|_| 'b'))
+            .send(&tx_a, 1, |r| r.map(|()| 'a').map_err(|_| RecvError));
+        let mut select = Box::pin(select.wait_async());
+        let mut other = Box::pin(tx_a.send_async(2));
+        assert!(poll_once(select.as_mut()).is_pending());
+        assert!(poll_once(other.as_mut()).is_pending());
+        assert_eq!(rx_a.try_recv(), Ok(0)); // room: wakes the select
+        tx_b.try_send(7).unwrap();
+        assert_eq!(block_on(select), Ok('b'));
+        block_on(other).unwrap();
+        assert_eq!(rx_a.try_recv(), Ok(2));
+    });
+}

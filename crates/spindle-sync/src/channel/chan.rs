@@ -26,9 +26,16 @@
 //!   meanwhile sees `closed` and drains it itself.
 //!
 //! A waiter that finds the fast path closed already needs no second look:
-//! a fast operation that started before the close either was seen by the
-//! look of whoever closed it (and so by every later lock holder), or sees
-//! `closed` after its fence and takes the lock to wake a waiter itself.
+//! a fast operation whose fence comes after the closer's sees `closed` and
+//! takes the lock to wake waiters itself; one whose fence comes before
+//! changed the ring visibly to every later lock holder (the fences order
+//! it before the close, and the lock orders the close before them).
+//!
+//! A slot still being written hides the slots behind it: a receiver sees
+//! the ring empty although later messages are stamped (their senders saw
+//! the fast path open), and a sender sees it full although later slots
+//! were freed. So an operation that finds the fast path closed after its
+//! own wakes one waiter per message (or free slot) in the ring, not one.
 //!
 //! The lock reopens the fast path once [`REOPEN_AFTER`] locked sends or
 //! receives in a row went through the ring with nobody waiting and nothing
@@ -43,8 +50,8 @@
 //!    receiver's node instead of the buffer. So a waiting receiver means
 //!    an empty buffer, and messages leave in the order they were sent.
 //!    (With a ring, the ring is part of the buffer, and a fast send may
-//!    land just as a receiver queues: the sender then wakes a receiver,
-//!    and a locked send that finds anything in the ring, even a send in
+//!    land just as a receiver queues: the sender then wakes receivers, and
+//!    a locked send that finds anything in the ring, even a send in
 //!    flight, queues behind it instead of handing over.)
 //! 2. A sender waits only while the buffer is full (or, rendezvous, while
 //!    no receiver waits). It holds on to its message: a woken sender tries
@@ -262,7 +269,7 @@ impl<T> Chan<T> {
     /// receiver may be gone.
     #[cold]
     fn pushed_while_closed(&self, ring: &Ring<T>) {
-        let mut state = self.lock();
+        let state = self.lock();
         if state.receivers_gone {
             // The disconnection drained the ring before this push landed:
             // nobody can receive it (as if the receiver had gone just
@@ -275,9 +282,12 @@ impl<T> Chan<T> {
             drop(orphans);
             return;
         }
-        let waker = self.wake_receiver_for_ring(&mut state);
         drop(state);
-        wait::wake(waker);
+        // One receiver per message in the ring, not just one: a slot still
+        // being written hides the messages stamped behind it (their senders
+        // saw the fast path open) from every receiver's look, and this send
+        // may be the one that uncovers them all.
+        self.wake_up_to(ring.len(), Self::wake_receiver_for_ring);
     }
 
     /// Receives without the lock if the fast path is open and the ring
@@ -295,18 +305,17 @@ impl<T> Chan<T> {
         Some(value)
     }
 
-    /// A fast receive found the fast path closed after its pop: a sender
-    /// may wait for the room it made.
+    /// A fast receive found the fast path closed after its pop: senders
+    /// may wait for the room it made (or uncovered).
     #[cold]
     fn popped_while_closed(&self) {
-        let mut state = self.lock();
-        let waker = self.wake_sender_for_room(&mut state);
-        drop(state);
-        wait::wake(waker);
+        // One sender per free slot, as in `pushed_while_closed`.
+        let free = self.cap - self.ring.as_ref().map_or(0, Ring::len);
+        self.wake_up_to(free, Self::wake_sender_for_room);
     }
 
-    /// Wakes a waiting receiver (with nothing handed over: it tries again)
-    /// if the ring holds a message.
+    /// Wakes a waiting receiver (with nothing handed over: it looks at the
+    /// ring, or passes the wake on) if the ring holds a message.
     #[inline]
     fn wake_receiver_for_ring(&self, state: &mut State<T>) -> Option<Waker> {
         let ring = self.ring.as_ref()?;
@@ -357,8 +366,10 @@ impl<T> Chan<T> {
         }
         let mut value = Some(value);
         // A waiting receiver means nothing is buffered (invariant 1),
-        // unless a fast send is pushing (it then wakes a receiver): the
-        // message goes behind that one, to keep each sender's order.
+        // unless another sender's fast send is still being written (it then
+        // wakes receivers): this sender's own earlier message may sit
+        // behind it, so the message goes into the ring, behind both, to
+        // keep this sender's order.
         if !state.receivers.is_empty()
             && state.buffer.is_empty()
             && self.ring.as_ref().is_none_or(Ring::is_drained)
@@ -420,6 +431,8 @@ impl<T> Chan<T> {
     }
 
     /// Whether a receive would complete now (a message, or disconnected).
+    /// With a ring, a fast receive may take the message before the caller
+    /// does; `recv_locked` then reports `Empty`.
     pub(crate) fn can_recv(&self, state: &State<T>) -> bool {
         !self.is_empty(state) || state.senders_gone
     }
@@ -470,6 +483,40 @@ impl<T> Chan<T> {
     pub(crate) fn pass_on_send_wake(&self) {
         let waker = self.lock().senders.notify_one(|()| {});
         wait::wake(waker);
+    }
+
+    /// A receiver woken to look at the ring (nothing handed over) gives up
+    /// without looking: the wake goes to the next waiting receiver, if the
+    /// ring holds something.
+    pub(crate) fn pass_on_recv_wake(&self) {
+        let mut state = self.lock();
+        let waker = self.wake_receiver_for_ring(&mut state);
+        drop(state);
+        wait::wake(waker);
+    }
+
+    /// Wakes up to `count` waiters, each through `wake_one` under the lock,
+    /// in batches called outside it.
+    fn wake_up_to(
+        &self,
+        mut count: usize,
+        wake_one: impl Fn(&Self, &mut State<T>) -> Option<Waker>,
+    ) {
+        let mut batch = WakeBatch::new();
+        while count > 0 {
+            let mut state = self.lock();
+            while count > 0 && !batch.is_full() {
+                match wake_one(self, &mut state) {
+                    Some(waker) => {
+                        batch.push(Some(waker));
+                        count -= 1;
+                    }
+                    None => count = 0,
+                }
+            }
+            drop(state);
+            batch.wake_all();
+        }
     }
 
     /// A receiver was handed `value` but gives up: the message goes to the

@@ -184,7 +184,14 @@ impl<T> RecvFuture<'_, T> {
         let woken = self
             .wait
             .cancel(|node| self.chan.lock().receivers.remove(node));
-        if woken { self.handed_over() } else { None }
+        if !woken {
+            return None;
+        }
+        let value = self.handed_over();
+        if value.is_none() {
+            self.chan.pass_on_recv_wake();
+        }
+        value
     }
 
     /// The message a sender handed over, once the wait is over.
@@ -264,8 +271,11 @@ impl<T> Drop for RecvFuture<'_, T> {
         let woken = self
             .wait
             .cancel(|node| self.chan.lock().receivers.remove(node));
-        if woken && let Some(value) = self.handed_over() {
-            self.chan.give_back(value);
+        if woken {
+            match self.handed_over() {
+                Some(value) => self.chan.give_back(value),
+                None => self.chan.pass_on_recv_wake(),
+            }
         }
     }
 }

@@ -17,9 +17,10 @@
 //! `head + lap`: empty for the same slot one lap later.
 //!
 //! A slot claimed but not yet stamped reads as empty (to receivers) or
-//! full (to senders): the operation in flight finishes on its own, and the
-//! channel's waiting protocol (see `chan.rs`) has whoever stamps it look
-//! for waiters after a `SeqCst` fence.
+//! full (to senders), and so hides the slots behind it: the operation in
+//! flight finishes on its own, and the channel's waiting protocol (see
+//! `chan.rs`) has whoever stamps it look for waiters after a `SeqCst`
+//! fence, and wake one per message (or free slot) it may have uncovered.
 
 use core::mem::MaybeUninit;
 
@@ -206,14 +207,15 @@ impl<T> Ring<T> {
         self.first_ready(&self.head, 1)
     }
 
-    /// Whether no position is claimed and not yet taken: no message is in
-    /// the ring, nor being written into it.
+    /// Whether `head` has caught up with `tail` as this thread sees them:
+    /// in particular, every message this thread pushed has been claimed by
+    /// a receiver (its own push is visible to it). The two loads are not
+    /// ordered with each other, so it says nothing exact about other
+    /// threads' pushes.
     #[inline]
     pub(crate) fn is_drained(&self) -> bool {
-        // `head` first: it never passes `tail`, so equal means `head` was
-        // still there when `tail` was read.
-        let head = self.head.load(Ordering::Acquire);
-        self.tail.load(Ordering::Acquire) == head
+        let head = self.head.load(Ordering::Relaxed);
+        self.tail.load(Ordering::Relaxed) == head
     }
 
     /// Whether a `push` now would find no room (also while the slot it
@@ -228,7 +230,7 @@ impl<T> Ring<T> {
     #[inline]
     fn first_ready(&self, position: &AtomicUsize, offset: usize) -> bool {
         loop {
-            let at = position.load(Ordering::Acquire);
+            let at = position.load(Ordering::Relaxed);
             match Self::see(self.slot(at).stamp.load(Ordering::Acquire), at + offset) {
                 Seen::Ready => return false,
                 Seen::NotYet => return true,
@@ -237,21 +239,28 @@ impl<T> Ring<T> {
         }
     }
 
-    /// How many messages are in the ring (a snapshot).
+    /// How many messages are in the ring: exact when nothing runs
+    /// concurrently, otherwise a value some moment could have had, never
+    /// above the capacity.
     pub(crate) fn len(&self) -> usize {
         loop {
-            let tail = self.tail.load(Ordering::Acquire);
-            let head = self.head.load(Ordering::Acquire);
-            // A consistent pair: `tail` did not move while `head` was read.
-            if self.tail.load(Ordering::Acquire) == tail {
+            let tail = self.tail.load(Ordering::Relaxed);
+            let head = self.head.load(Ordering::Relaxed);
+            if self.tail.load(Ordering::Relaxed) == tail {
                 let index = |position: usize| position & (self.lap - 1);
                 let laps = |position: usize| position & !(self.lap - 1);
-                return if laps(tail) == laps(head) {
-                    index(tail) - index(head)
-                } else {
+                // `head` and `tail` move by `Relaxed` compare-exchanges, so
+                // the loads are not ordered with each other: `head` may be
+                // seen past `tail`, or more than a lap behind it. Such a
+                // pair is no snapshot: read again.
+                if laps(tail) == laps(head) && index(tail) >= index(head) {
+                    return index(tail) - index(head);
+                }
+                if laps(tail) == laps(head).wrapping_add(self.lap) && index(tail) <= index(head) {
                     // `tail` is one lap ahead.
-                    self.slots.len() - index(head) + index(tail)
-                };
+                    return self.slots.len() - index(head) + index(tail);
+                }
+                hint::spin_loop();
             }
         }
     }

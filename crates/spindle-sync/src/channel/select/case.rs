@@ -136,7 +136,9 @@ impl<T> Case for RecvCase<'_, T> {
                             wait::wake(waker);
                             Ok(value)
                         }
-                        Err(_) => Err(RecvError),
+                        Err(TryRecvError::Disconnected) => Err(RecvError),
+                        // A fast receive took what `can_recv` saw.
+                        Err(TryRecvError::Empty) => return Registered::Retry,
                     });
                     Registered::Done
                 }
@@ -175,8 +177,9 @@ impl<T> Case for RecvCase<'_, T> {
     }
 
     fn abandon_woken(&mut self) {
-        if let Some(value) = self.handed_over() {
-            self.chan.give_back(value);
+        match self.handed_over() {
+            Some(value) => self.chan.give_back(value),
+            None => self.chan.pass_on_recv_wake(),
         }
     }
 }

@@ -164,12 +164,30 @@ impl<C: CaseSet + ?Sized> SelectFuture<'_, C> {
     }
 }
 
+impl<C: CaseSet + ?Sized> SelectFuture<'_, C> {
+    /// Completes with case `index`. Case `woken_to_retry` was woken only to
+    /// try again (room, or a message in a ring, that another waiter may
+    /// need): if another case completed instead, which may have been tried
+    /// before it, its wake goes on.
+    fn complete(&mut self, index: usize, woken_to_retry: Option<usize>) -> Poll<usize> {
+        if let Some(woken) = woken_to_retry
+            && woken != index
+        {
+            self.cases.case(woken).abandon_woken();
+        }
+        Poll::Ready(index)
+    }
+}
+
 impl<C: CaseSet + ?Sized> Future for SelectFuture<'_, C> {
     type Output = usize;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
         // SAFETY: the signal (and the borrowed cases) are never moved out.
         let this = unsafe { self.get_unchecked_mut() };
+        // A case woken only to try again: its wake goes on if another case
+        // completes instead.
+        let mut woken_to_retry = None;
         loop {
             if this.registered {
                 match this.signal.outcome() {
@@ -188,6 +206,7 @@ impl<C: CaseSet + ?Sized> Future for SelectFuture<'_, C> {
                         if this.cases.case(index).woken() {
                             return Poll::Ready(index);
                         }
+                        woken_to_retry = Some(index);
                     }
                     Outcome::Aborted => {
                         // Aborted by a case that then had to retry, or by a
@@ -197,10 +216,10 @@ impl<C: CaseSet + ?Sized> Future for SelectFuture<'_, C> {
                 }
             }
             if let Some(index) = this.try_once() {
-                return Poll::Ready(index);
+                return this.complete(index, woken_to_retry);
             }
             if let Some(index) = this.register(cx.waker()) {
-                return Poll::Ready(index);
+                return this.complete(index, woken_to_retry);
             }
             if this.registered && this.signal.outcome() == Outcome::Waiting {
                 return Poll::Pending;
