@@ -34,8 +34,10 @@
 //! A slot still being written hides the slots behind it: a receiver sees
 //! the ring empty although later messages are stamped (their senders saw
 //! the fast path open), and a sender sees it full although later slots
-//! were freed. So an operation that finds the fast path closed after its
-//! own wakes one waiter per message (or free slot) in the ring, not one.
+//! were freed. Whoever stamps it wakes one waiter, and the wake goes on
+//! along the line: a receiver that takes a message under the lock wakes
+//! the next waiting receiver while the ring holds more, and a sender that
+//! pushes wakes the next waiting sender while there is room.
 //!
 //! The lock reopens the fast path once [`REOPEN_AFTER`] locked sends or
 //! receives in a row went through the ring with nobody waiting and nothing
@@ -107,6 +109,27 @@ impl<T> Slot<T> {
     pub(crate) unsafe fn take(&self) -> Option<T> {
         // SAFETY: per the contract, nobody else touches the slot now.
         self.0.with_mut(|slot| unsafe { (*slot).take() })
+    }
+}
+
+/// The wakers a locked operation collected, to call once the lock is
+/// released.
+#[must_use = "call `wake` once the lock is released"]
+pub(crate) struct Wakes(Option<Waker>, Option<Waker>);
+
+impl Wakes {
+    pub(crate) fn none() -> Self {
+        Wakes(None, None)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_none() && self.1.is_none()
+    }
+
+    #[inline]
+    pub(crate) fn wake(self) {
+        wait::wake(self.0);
+        wait::wake(self.1);
     }
 }
 
@@ -282,12 +305,10 @@ impl<T> Chan<T> {
             drop(orphans);
             return;
         }
+        let mut state = state;
+        let waker = self.wake_receiver_for_ring(&mut state);
         drop(state);
-        // One receiver per message in the ring, not just one: a slot still
-        // being written hides the messages stamped behind it (their senders
-        // saw the fast path open) from every receiver's look, and this send
-        // may be the one that uncovers them all.
-        self.wake_up_to(ring.len(), Self::wake_receiver_for_ring);
+        wait::wake(waker);
     }
 
     /// Receives without the lock if the fast path is open and the ring
@@ -309,9 +330,10 @@ impl<T> Chan<T> {
     /// may wait for the room it made (or uncovered).
     #[cold]
     fn popped_while_closed(&self) {
-        // One sender per free slot, as in `pushed_while_closed`.
-        let free = self.cap - self.ring.as_ref().map_or(0, Ring::len);
-        self.wake_up_to(free, Self::wake_sender_for_room);
+        let mut state = self.lock();
+        let waker = self.wake_sender_for_room(&mut state);
+        drop(state);
+        wait::wake(waker);
     }
 
     /// Wakes a waiting receiver (with nothing handed over: it looks at the
@@ -360,7 +382,7 @@ impl<T> Chan<T> {
         &self,
         state: &mut State<T>,
         value: T,
-    ) -> Result<Option<Waker>, TrySendError<T>> {
+    ) -> Result<Wakes, TrySendError<T>> {
         if state.receivers_gone {
             return Err(TrySendError::Disconnected(value));
         }
@@ -381,24 +403,31 @@ impl<T> Chan<T> {
                 }
             });
             if waker.is_some() {
-                return Ok(waker);
+                return Ok(Wakes(waker, None));
             }
         }
         let value = value.expect("a message that was not handed over is still here");
         match &self.ring {
             Some(ring) => match ring.push(value) {
-                Ok(()) if state.receivers.is_empty() => {
-                    self.maybe_reopen(state);
-                    Ok(None)
+                Ok(()) => {
+                    // A receiver that started waiting since the check above
+                    // did not get the message: wake one to take it. And
+                    // pass room on along the waiting senders' line (a slot
+                    // still being read may have hidden it from them).
+                    let wakes = Wakes(
+                        self.wake_receiver_for_ring(state),
+                        self.wake_sender_for_room(state),
+                    );
+                    if wakes.is_empty() {
+                        self.maybe_reopen(state);
+                    }
+                    Ok(wakes)
                 }
-                // A receiver that started waiting since the check above
-                // did not get the message: wake one to take it.
-                Ok(()) => Ok(self.wake_receiver_for_ring(state)),
                 Err(value) => Err(TrySendError::Full(value)),
             },
             None if state.buffer.len() < self.cap => {
                 state.buffer.push_back(value);
-                Ok(None)
+                Ok(Wakes::none())
             }
             None => Err(TrySendError::Full(value)),
         }
@@ -407,10 +436,7 @@ impl<T> Chan<T> {
     /// Receives now if it can; also returns the waker of a sender that the
     /// freed room lets in.
     #[inline(always)]
-    pub(crate) fn recv_locked(
-        &self,
-        state: &mut State<T>,
-    ) -> Result<(T, Option<Waker>), TryRecvError> {
+    pub(crate) fn recv_locked(&self, state: &mut State<T>) -> Result<(T, Wakes), TryRecvError> {
         let value = match (state.buffer.pop_front(), &self.ring) {
             (Some(value), _) => Some(value),
             // A receiver about to wait usually finds nothing even claimed.
@@ -419,11 +445,17 @@ impl<T> Chan<T> {
         };
         match value {
             Some(value) => {
-                let waker = self.wake_sender_for_room(state);
-                if waker.is_none() {
+                // The room made goes to a waiting sender; messages go on
+                // along the waiting receivers' line (a slot still being
+                // written may have hidden them from them).
+                let wakes = Wakes(
+                    self.wake_sender_for_room(state),
+                    self.wake_receiver_for_ring(state),
+                );
+                if wakes.is_empty() {
                     self.maybe_reopen(state);
                 }
-                Ok((value, waker))
+                Ok((value, wakes))
             }
             None if state.senders_gone => Err(TryRecvError::Disconnected),
             None => Err(TryRecvError::Empty),
@@ -493,30 +525,6 @@ impl<T> Chan<T> {
         let waker = self.wake_receiver_for_ring(&mut state);
         drop(state);
         wait::wake(waker);
-    }
-
-    /// Wakes up to `count` waiters, each through `wake_one` under the lock,
-    /// in batches called outside it.
-    fn wake_up_to(
-        &self,
-        mut count: usize,
-        wake_one: impl Fn(&Self, &mut State<T>) -> Option<Waker>,
-    ) {
-        let mut batch = WakeBatch::new();
-        while count > 0 {
-            let mut state = self.lock();
-            while count > 0 && !batch.is_full() {
-                match wake_one(self, &mut state) {
-                    Some(waker) => {
-                        batch.push(Some(waker));
-                        count -= 1;
-                    }
-                    None => count = 0,
-                }
-            }
-            drop(state);
-            batch.wake_all();
-        }
     }
 
     /// A receiver was handed `value` but gives up: the message goes to the

@@ -132,9 +132,9 @@ impl<T> Receiver<T> {
     #[inline(always)]
     fn recv_under_lock(&self) -> Result<T, TryRecvError> {
         let mut state = self.chan.lock();
-        let (value, waker) = self.chan.recv_locked(&mut state)?;
+        let (value, wakes) = self.chan.recv_locked(&mut state)?;
         drop(state);
-        wait::wake(waker);
+        wakes.wake();
         Ok(value)
     }
 
@@ -249,9 +249,9 @@ impl<T> RecvFuture<'_, T> {
             }
         }
         match this.chan.recv_locked(&mut state) {
-            Ok((value, waker)) => {
+            Ok((value, wakes)) => {
                 drop(state);
-                wait::wake(waker);
+                wakes.wake();
                 Poll::Ready(Ok(value))
             }
             Err(TryRecvError::Disconnected) => Poll::Ready(Err(RecvError)),

@@ -20,7 +20,7 @@
 //! full (to senders), and so hides the slots behind it: the operation in
 //! flight finishes on its own, and the channel's waiting protocol (see
 //! `chan.rs`) has whoever stamps it look for waiters after a `SeqCst`
-//! fence, and wake one per message (or free slot) it may have uncovered.
+//! fence and wake a waiter, whose wake goes on along the line.
 
 use core::mem::MaybeUninit;
 

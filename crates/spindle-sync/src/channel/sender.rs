@@ -125,9 +125,9 @@ impl<T> Sender<T> {
             return Ok(());
         };
         let mut state = self.chan.lock();
-        let waker = self.chan.send_locked(&mut state, value)?;
+        let wakes = self.chan.send_locked(&mut state, value)?;
         drop(state);
-        wait::wake(waker);
+        wakes.wake();
         Ok(())
     }
 
@@ -213,9 +213,9 @@ impl<T> Future for SendFuture<'_, T> {
         }
         let result = this.chan.send_locked(&mut state, value);
         match result {
-            Ok(waker) => {
+            Ok(wakes) => {
                 drop(state);
-                wait::wake(waker);
+                wakes.wake();
                 Poll::Ready(Ok(()))
             }
             Err(TrySendError::Disconnected(value)) => Poll::Ready(Err(SendError(value))),

@@ -4,7 +4,7 @@
 use core::fmt;
 use core::pin::Pin;
 
-use super::super::chan::{Chan, Slot};
+use super::super::chan::{Chan, Slot, Wakes};
 use super::super::error::{RecvError, SendError, TryRecvError, TrySendError};
 use crate::wait::{self, Outcome, Signal, Waiter};
 
@@ -110,9 +110,9 @@ impl<T> Case for RecvCase<'_, T> {
     fn try_now(&mut self) -> bool {
         let mut state = self.chan.lock();
         match self.chan.recv_locked(&mut state) {
-            Ok((value, waker)) => {
+            Ok((value, wakes)) => {
                 drop(state);
-                wait::wake(waker);
+                wakes.wake();
                 self.result = Some(Ok(value));
                 true
             }
@@ -132,8 +132,8 @@ impl<T> Case for RecvCase<'_, T> {
                     let outcome = self.chan.recv_locked(&mut state);
                     drop(state);
                     self.result = Some(match outcome {
-                        Ok((value, waker)) => {
-                            wait::wake(waker);
+                        Ok((value, wakes)) => {
+                            wakes.wake();
                             Ok(value)
                         }
                         Err(TryRecvError::Disconnected) => Err(RecvError),
@@ -226,21 +226,18 @@ impl<'a, T> SendCase<'a, T> {
     }
 
     /// Sends under the lock; `false` (keeping the message) if full.
-    fn send(
-        &mut self,
-        state: &mut super::super::chan::State<T>,
-    ) -> Result<Option<core::task::Waker>, ()> {
+    fn send(&mut self, state: &mut super::super::chan::State<T>) -> Result<Wakes, ()> {
         let Some(value) = self.value.take() else {
             return Err(());
         };
         match self.chan.send_locked(state, value) {
-            Ok(waker) => {
+            Ok(wakes) => {
                 self.result = Some(Ok(()));
-                Ok(waker)
+                Ok(wakes)
             }
             Err(TrySendError::Disconnected(value)) => {
                 self.result = Some(Err(SendError(value)));
-                Ok(None)
+                Ok(Wakes::none())
             }
             Err(TrySendError::Full(value)) => {
                 self.value = Some(value);
@@ -254,9 +251,9 @@ impl<T> Case for SendCase<'_, T> {
     fn try_now(&mut self) -> bool {
         let mut state = self.chan.lock();
         match self.send(&mut state) {
-            Ok(waker) => {
+            Ok(wakes) => {
                 drop(state);
-                wait::wake(waker);
+                wakes.wake();
                 true
             }
             Err(()) => false,
@@ -268,9 +265,9 @@ impl<T> Case for SendCase<'_, T> {
         if self.chan.can_send(&state) {
             return match registration.signal.abort() {
                 Outcome::Aborted => match self.send(&mut state) {
-                    Ok(waker) => {
+                    Ok(wakes) => {
                         drop(state);
-                        wait::wake(waker);
+                        wakes.wake();
                         Registered::Done
                     }
                     Err(()) => Registered::Retry,
