@@ -127,6 +127,25 @@ fn poll_once<F: Future>(future: Pin<&mut F>) -> Poll<F::Output> {
     future.poll(&mut Context::from_waker(Waker::noop()))
 }
 
+/// The output of a future polled once already (`first`), waiting for it
+/// if that poll was pending.
+fn finish<F: Future>(first: Poll<F::Output>, future: F) -> F::Output {
+    match first {
+        Poll::Ready(output) => output,
+        Poll::Pending => block_on(future),
+    }
+}
+
+/// Sends `value` with `try_send` on a new thread, through a clone of `tx`
+/// that the thread returns (so the channel keeps a sender).
+fn try_send_on_a_thread(tx: &Sender<u32>, value: u32) -> thread::JoinHandle<Sender<u32>> {
+    let tx = tx.clone();
+    thread::spawn(move || {
+        tx.try_send(value).unwrap();
+        tx
+    })
+}
+
 /// One sender, one receiver: every message arrives, in order, and the
 /// sender's departure ends the stream.
 fn in_order(tx: Sender<u32>, rx: Receiver<u32>, messages: u32) {
@@ -454,11 +473,7 @@ fn a_fast_send_racing_the_last_receiver_leaving_leaks_nothing() {
 fn two_waiting_receivers_get_a_message_hidden_behind_an_in_flight_push() {
     loom::model(|| {
         let (tx, rx) = channel::bounded::<u32>(2);
-        let tx2 = tx.clone();
-        let slow = thread::spawn(move || {
-            tx2.try_send(0).unwrap();
-            tx2
-        });
+        let slow = try_send_on_a_thread(&tx, 0);
         // Nobody waits yet: the ring has room, and this never fails.
         tx.try_send(1).unwrap();
         let (a, b) = block_on(join2(rx.recv_async(), rx.recv_async()));
@@ -565,11 +580,7 @@ fn len_racing_fast_operations_stays_within_capacity() {
 fn a_dropped_receive_woken_for_the_ring_passes_the_wake_on() {
     loom::model(|| {
         let (tx, rx) = channel::bounded::<u32>(1);
-        let tx2 = tx.clone();
-        let sender = thread::spawn(move || {
-            tx2.try_send(1).unwrap();
-            tx2
-        });
+        let sender = try_send_on_a_thread(&tx, 1);
         let mut first = Box::pin(rx.recv_async());
         let mut second = Box::pin(rx.recv_async());
         let first_got = poll_once(first.as_mut());
@@ -596,11 +607,7 @@ fn a_select_woken_for_the_ring_that_completes_another_case_passes_the_wake_on() 
     loom::model(|| {
         let (tx_a, rx_a) = channel::bounded::<u32>(1);
         let (tx_b, rx_b) = channel::bounded::<u32>(1);
-        let tx_a2 = tx_a.clone();
-        let sender = thread::spawn(move || {
-            tx_a2.try_send(1).unwrap();
-            tx_a2
-        });
+        let sender = try_send_on_a_thread(&tx_a, 1);
         let mut select = channel::Select::new();
         select
             .biased(true)
@@ -612,19 +619,11 @@ fn a_select_woken_for_the_ring_that_completes_another_case_passes_the_wake_on() 
         let other_got = poll_once(other.as_mut());
         let tx_a2 = sender.join().unwrap();
         tx_b.try_send(7).unwrap();
-        let select_got = match select_got {
-            Poll::Ready(got) => got,
-            Poll::Pending => block_on(select),
-        };
-        match select_got {
+        match finish(select_got, select) {
             ('a', got) => assert_eq!(got, Ok(1)),
             ('b', got) => {
                 assert_eq!(got, Ok(7));
-                let got = match other_got {
-                    Poll::Ready(got) => got,
-                    Poll::Pending => block_on(other),
-                };
-                assert_eq!(got, Ok(1));
+                assert_eq!(finish(other_got, other), Ok(1));
             }
             _ => unreachable!(),
         }
@@ -663,20 +662,12 @@ fn two_fast_sends_racing_the_last_receiver_leaving_leak_nothing() {
 fn a_locked_send_behind_an_in_flight_push_reaches_the_second_receiver() {
     loom::model(|| {
         let (tx, rx) = channel::bounded::<u32>(2);
-        let tx2 = tx.clone();
-        let slow = thread::spawn(move || {
-            tx2.try_send(0).unwrap();
-            tx2
-        });
+        let slow = try_send_on_a_thread(&tx, 0);
         let mut a = Box::pin(rx.recv_async());
         let mut b = Box::pin(rx.recv_async());
         let got_a = poll_once(a.as_mut());
         let got_b = poll_once(b.as_mut());
         block_on(tx.send_async(1)).unwrap();
-        let finish = |got, fut| match got {
-            Poll::Ready(got) => got,
-            Poll::Pending => block_on(fut),
-        };
         let mut got = [finish(got_a, a).unwrap(), finish(got_b, b).unwrap()];
         got.sort_unstable();
         assert_eq!(got, [0, 1]);
