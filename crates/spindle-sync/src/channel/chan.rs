@@ -126,7 +126,7 @@ impl Wakes {
         self.0.is_none() && self.1.is_none()
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn wake(self) {
         wait::wake(self.0);
         wait::wake(self.1);
