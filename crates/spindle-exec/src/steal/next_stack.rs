@@ -40,6 +40,7 @@ impl NextStack {
 
     /// Pushes a task as the newest; returns the oldest if the stack was
     /// full (the caller queues it).
+    #[inline(always)]
     pub(super) fn push(&self, task: TaskRef, pinned: bool) -> Option<Entry> {
         let (start, len) = (self.start.get(), self.len.get());
         if len == DEPTH {

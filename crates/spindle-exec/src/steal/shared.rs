@@ -131,14 +131,23 @@ impl Shared {
     }
 
     /// Sends `task` to worker `index` (checked by the caller).
-    #[inline]
+    // Always inlined, as are the steps of the common case (a wake on the
+    // task's own worker) down to the push; the rest is out of line.
+    #[inline(always)]
     pub(super) fn submit_to(&self, index: usize, task: TaskRef, hint: Hint) {
         if let Some(local) = self.local()
             && local.index == index
         {
             local.schedule(task, hint, true);
-            return;
+        } else {
+            self.submit_to_remote(index, task, hint);
         }
+    }
+
+    /// [`submit_to`](Self::submit_to) from another thread: through the
+    /// worker's inbox.
+    #[inline(never)]
+    fn submit_to_remote(&self, index: usize, task: TaskRef, hint: Hint) {
         let front = !matches!(hint, Hint::Back);
         match self.remotes[index].inbox.push(task, front) {
             Ok(()) => {

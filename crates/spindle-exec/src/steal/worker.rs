@@ -160,31 +160,43 @@ impl Local {
     // ------------------------------------------------------------ submit
 
     /// Queues a task submitted on this worker's thread.
-    #[inline]
+    #[inline(always)]
     pub(super) fn schedule(&self, task: TaskRef, hint: Hint, pinned: bool) {
         bump(&self.counters().submitted, 1);
         match hint {
             Hint::Back => self.push_back(task, pinned),
-            Hint::Inline if self.inline_depth.get() < MAX_INLINE_DEPTH => {
-                let depth = self.inline_depth.get();
-                self.inline_depth.set(depth + 1);
-                self.run(task);
-                self.inline_depth.set(depth);
-            }
+            Hint::Inline if self.inline_depth.get() < MAX_INLINE_DEPTH => self.run_inline(task),
             _ => self.push_next(task, pinned),
         }
     }
 
-    #[inline]
+    /// Runs a task submitted with [`Hint::Inline`] now, one level deeper.
+    #[inline(never)]
+    fn run_inline(&self, task: TaskRef) {
+        let depth = self.inline_depth.get();
+        self.inline_depth.set(depth + 1);
+        self.run(task);
+        self.inline_depth.set(depth);
+    }
+
+    #[inline(always)]
     fn push_next(&self, task: TaskRef, pinned: bool) {
         if let Some((evicted, was_pinned)) = self.next.push(task, pinned) {
             self.push_back(evicted, was_pinned);
-        } else if self.next.len() > SHARED_DEPTH && self.shared.idle.wants_work() {
-            // Another worker looks for work: the oldest (in a fork-join
-            // tree, the largest subtree) goes where it can take it.
-            if let Some((oldest, was_pinned)) = self.next.pop_oldest() {
-                self.push_back(oldest, was_pinned);
-            }
+        } else if self.next.len() > SHARED_DEPTH {
+            self.share_oldest_next();
+        }
+    }
+
+    /// The next stack is deep: if another worker looks for work, the
+    /// oldest (in a fork-join tree, the largest subtree) goes where it can
+    /// take it.
+    #[inline(never)]
+    fn share_oldest_next(&self) {
+        if self.shared.idle.wants_work()
+            && let Some((oldest, was_pinned)) = self.next.pop_oldest()
+        {
+            self.push_back(oldest, was_pinned);
         }
     }
 
