@@ -282,7 +282,7 @@ impl<T> Chan<T> {
         }
         ring.push(value)?;
         if self.closed_after_fast_op() {
-            self.pushed_while_closed(ring);
+            self.pushed_while_closed();
         }
         Ok(())
     }
@@ -291,21 +291,18 @@ impl<T> Chan<T> {
     /// may have started waiting without seeing the message, or every
     /// receiver may be gone.
     #[cold]
-    fn pushed_while_closed(&self, ring: &Ring<T>) {
-        let state = self.lock();
+    fn pushed_while_closed(&self) {
+        let mut state = self.lock();
         if state.receivers_gone {
             // The disconnection drained the ring before this push landed:
             // nobody can receive it (as if the receiver had gone just
-            // after the send).
+            // after the send). Dropped after unlocking, as there.
             let mut orphans = VecDeque::new();
-            while let Some(value) = ring.pop() {
-                orphans.push_back(value);
-            }
+            self.drain_ring(&mut orphans);
             drop(state);
             drop(orphans);
             return;
         }
-        let mut state = state;
         let waker = self.wake_receiver_for_ring(&mut state);
         drop(state);
         wait::wake(waker);
@@ -375,8 +372,8 @@ impl<T> Chan<T> {
         (self.cap != usize::MAX).then_some(self.cap)
     }
 
-    /// Sends now if it can: hands the message to a waiting receiver (whose
-    /// waker is returned, to call after unlocking) or buffers it.
+    /// Sends now if it can: hands the message to a waiting receiver or
+    /// buffers it. Returns the wakers to call after unlocking.
     #[inline(always)]
     pub(crate) fn send_locked(
         &self,
@@ -433,8 +430,8 @@ impl<T> Chan<T> {
         }
     }
 
-    /// Receives now if it can; also returns the waker of a sender that the
-    /// freed room lets in.
+    /// Receives now if it can; also returns the wakers to call after
+    /// unlocking (a sender the freed room lets in, the next receiver).
     #[inline(always)]
     pub(crate) fn recv_locked(&self, state: &mut State<T>) -> Result<(T, Wakes), TryRecvError> {
         let value = match (state.buffer.pop_front(), &self.ring) {

@@ -46,9 +46,9 @@ impl<T> Receiver<T> {
     pub fn recv(&self) -> Result<T, RecvError> {
         // Every caller tries the lock-free ring before it builds the future
         // (going through `wait` for each message costs a fiber more than
-        // the try; the future then goes straight to the lock). A thread
-        // also tries under the lock first: parking a thread costs more than
-        // a try. A fiber goes to the future, whose first poll tries.
+        // the try), which then goes straight to the lock. A thread also
+        // tries under the lock first: parking a thread costs more than a
+        // try. A fiber goes to the future, whose first poll tries there.
         if let Some(value) = self.chan.try_recv_fast() {
             return Ok(value);
         }
@@ -181,6 +181,13 @@ impl<T> RecvFuture<'_, T> {
     /// and a receive running on another thread meanwhile may already have
     /// taken a later message of the same sender.
     pub fn cancel(self: Pin<&mut Self>) -> Option<T> {
+        self.leave()
+    }
+
+    /// Leaves the receivers' list. Returns a message handed over meanwhile;
+    /// a wake to look at the ring goes on to the next receiver.
+    #[inline(never)]
+    fn leave(&self) -> Option<T> {
         let woken = self
             .wait
             .cancel(|node| self.chan.lock().receivers.remove(node));
@@ -199,28 +206,8 @@ impl<T> RecvFuture<'_, T> {
         // SAFETY: only called when the wait is not queued.
         unsafe { self.wait.data().take() }
     }
-}
 
-impl<T> Future for RecvFuture<'_, T> {
-    type Output = Result<T, RecvError>;
-
-    // Inlined: the poll after a hand-off (the common wake) is a few loads;
-    // the rest stays out of line.
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.into_ref();
-        // SAFETY: `wait` lives in the pinned future and is never moved.
-        let wait = unsafe { this.map_unchecked(|this| &this.wait) };
-        if wait.take_woken()
-            && let Some(value) = this.handed_over()
-        {
-            return Poll::Ready(Ok(value));
-        }
-        Self::poll_slow(this, cx)
-    }
-}
-
-impl<T> RecvFuture<'_, T> {
+    /// Every poll but one after a hand-off (see `poll`).
     #[inline(never)]
     fn poll_slow(this: Pin<&Self>, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
         // SAFETY: `wait` lives in the pinned future and is never moved.
@@ -266,29 +253,33 @@ impl<T> RecvFuture<'_, T> {
     }
 }
 
+impl<T> Future for RecvFuture<'_, T> {
+    type Output = Result<T, RecvError>;
+
+    // Inlined: the poll after a hand-off (the common wake) is a few loads;
+    // the rest stays out of line.
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.into_ref();
+        // SAFETY: `wait` lives in the pinned future and is never moved.
+        let wait = unsafe { this.map_unchecked(|this| &this.wait) };
+        if wait.take_woken()
+            && let Some(value) = this.handed_over()
+        {
+            return Poll::Ready(Ok(value));
+        }
+        Self::poll_slow(this, cx)
+    }
+}
+
 impl<T> Drop for RecvFuture<'_, T> {
     // Inlined: a completed receive is no longer queued, which is one load.
     #[inline]
     fn drop(&mut self) {
-        if self.wait.is_queued() {
-            self.stop_waiting();
-        }
-    }
-}
-
-impl<T> RecvFuture<'_, T> {
-    /// Leaves the receivers' list; a message handed over meanwhile goes
-    /// back, a wake to look at the ring goes on.
-    #[inline(never)]
-    fn stop_waiting(&mut self) {
-        let woken = self
-            .wait
-            .cancel(|node| self.chan.lock().receivers.remove(node));
-        if woken {
-            match self.handed_over() {
-                Some(value) => self.chan.give_back(value),
-                None => self.chan.pass_on_recv_wake(),
-            }
+        if self.wait.is_queued()
+            && let Some(value) = self.leave()
+        {
+            self.chan.give_back(value);
         }
     }
 }

@@ -204,7 +204,7 @@ impl<T> Ring<T> {
     /// message is still being written).
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.first_ready(&self.head, 1)
+        self.not_yet_stamped(&self.head, 1)
     }
 
     /// Whether `head` has caught up with `tail` as this thread sees them:
@@ -222,13 +222,13 @@ impl<T> Ring<T> {
     /// needs is still being read).
     #[inline]
     pub(crate) fn is_full(&self) -> bool {
-        self.first_ready(&self.tail, 0)
+        self.not_yet_stamped(&self.tail, 0)
     }
 
     /// Whether the slot at `position`'s current value is not yet stamped
     /// `position + offset`.
     #[inline]
-    fn first_ready(&self, position: &AtomicUsize, offset: usize) -> bool {
+    fn not_yet_stamped(&self, position: &AtomicUsize, offset: usize) -> bool {
         loop {
             let at = position.load(Ordering::Relaxed);
             match Self::see(self.slot(at).stamp.load(Ordering::Acquire), at + offset) {

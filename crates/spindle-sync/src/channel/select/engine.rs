@@ -162,9 +162,7 @@ impl<C: CaseSet + ?Sized> SelectFuture<'_, C> {
             }
         }
     }
-}
 
-impl<C: CaseSet + ?Sized> SelectFuture<'_, C> {
     /// Completes with case `index`. Case `woken_to_retry` was woken only to
     /// try again (room, or a message in a ring, that another waiter may
     /// need): if another case completed instead, which may have been tried
