@@ -184,9 +184,17 @@ impl<T> RecvFuture<'_, T> {
         self.leave()
     }
 
+    /// Leaves the receivers' list, giving back a message handed over
+    /// meanwhile (see `drop`).
+    #[inline(never)]
+    fn stop_waiting(&self) {
+        if let Some(value) = self.leave() {
+            self.chan.give_back(value);
+        }
+    }
+
     /// Leaves the receivers' list. Returns a message handed over meanwhile;
     /// a wake to look at the ring goes on to the next receiver.
-    #[inline(never)]
     fn leave(&self) -> Option<T> {
         let woken = self
             .wait
@@ -276,10 +284,8 @@ impl<T> Drop for RecvFuture<'_, T> {
     // Inlined: a completed receive is no longer queued, which is one load.
     #[inline]
     fn drop(&mut self) {
-        if self.wait.is_queued()
-            && let Some(value) = self.leave()
-        {
-            self.chan.give_back(value);
+        if self.wait.is_queued() {
+            self.stop_waiting();
         }
     }
 }
